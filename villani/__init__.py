@@ -1,0 +1,27 @@
+"""villani: measure what convergence theorems for neural-network training rest on.
+
+Networks are pure ``(init, apply)`` pairs over parameter pytrees; an
+:class:`Objective` is network + data + loss + L2 regulariser; dynamics, diagnostics
+and experiments are pure functions of these that work under ``jit`` and ``vmap``.
+"""
+
+import importlib.metadata
+
+from . import data as data
+from . import losses as losses
+from . import nets as nets
+from .data import Dataset as Dataset
+from .losses import Loss as Loss
+from .losses import Objective as Objective
+from .losses import strong_convexity_threshold as strong_convexity_threshold
+from .losses import villani_threshold as villani_threshold
+from .nets import Network as Network
+
+# --- dynamics (issue 3) ---
+# --- diagnostics (issue 4) ---
+# --- experiments (issues 5, 6) ---
+
+try:
+    __version__ = importlib.metadata.version("villani")
+except importlib.metadata.PackageNotFoundError:  # running from a source tree, not installed
+    __version__ = "0.0.0+unknown"
