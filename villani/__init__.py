@@ -16,6 +16,9 @@ from .losses import Objective as Objective
 from .losses import strong_convexity_threshold as strong_convexity_threshold
 from .losses import villani_threshold as villani_threshold
 from .nets import Network as Network
+from .trajectory import DivergenceError as DivergenceError
+from .trajectory import Trajectory as Trajectory
+from .trajectory import divergence_message as divergence_message
 
 # --- dynamics (issue 3) ---
 # --- diagnostics (issue 4) ---
