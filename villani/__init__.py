@@ -21,8 +21,20 @@ from .trajectory import Trajectory as Trajectory
 from .trajectory import divergence_message as divergence_message
 
 # --- dynamics (issue 3) ---
-# --- diagnostics (issue 4) ---
+
+
+# --- diagnostics (issue 4): lap ---
+
+
+# --- diagnostics (issue 4): ntk ---
+
+
+# --- diagnostics (issue 4): pl ---
+
+
 # --- experiments (issues 5, 6) ---
+
+
 
 try:
     __version__ = importlib.metadata.version("villani")
