@@ -21,6 +21,15 @@ from .trajectory import Trajectory as Trajectory
 from .trajectory import divergence_message as divergence_message
 
 # --- dynamics (issue 3) ---
+from . import dynamics as dynamics
+from . import optim as optim
+from .dynamics import GradientNoise as GradientNoise
+from .dynamics import gradient_flow as gradient_flow
+from .dynamics import gradient_noise as gradient_noise
+from .dynamics import langevin as langevin
+from .dynamics import per_sample_grads as per_sample_grads
+from .dynamics import sgd_sde as sgd_sde
+from .dynamics import train as train
 
 
 # --- diagnostics (issue 4): lap ---
