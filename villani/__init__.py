@@ -8,9 +8,20 @@ and experiments are pure functions of these that work under ``jit`` and ``vmap``
 import importlib.metadata
 
 from . import data as data
+
+# --- dynamics (issue 3) ---
+from . import dynamics as dynamics
 from . import losses as losses
 from . import nets as nets
+from . import optim as optim
 from .data import Dataset as Dataset
+from .dynamics import GradientNoise as GradientNoise
+from .dynamics import gradient_flow as gradient_flow
+from .dynamics import gradient_noise as gradient_noise
+from .dynamics import langevin as langevin
+from .dynamics import per_sample_grads as per_sample_grads
+from .dynamics import sgd_sde as sgd_sde
+from .dynamics import train as train
 from .losses import Loss as Loss
 from .losses import Objective as Objective
 from .losses import strong_convexity_threshold as strong_convexity_threshold
@@ -19,18 +30,6 @@ from .nets import Network as Network
 from .trajectory import DivergenceError as DivergenceError
 from .trajectory import Trajectory as Trajectory
 from .trajectory import divergence_message as divergence_message
-
-# --- dynamics (issue 3) ---
-from . import dynamics as dynamics
-from . import optim as optim
-from .dynamics import GradientNoise as GradientNoise
-from .dynamics import gradient_flow as gradient_flow
-from .dynamics import gradient_noise as gradient_noise
-from .dynamics import langevin as langevin
-from .dynamics import per_sample_grads as per_sample_grads
-from .dynamics import sgd_sde as sgd_sde
-from .dynamics import train as train
-
 
 # --- diagnostics (issue 4): lap ---
 

@@ -25,7 +25,7 @@ def check_params(objective: Objective, params: Params) -> None:
     objective.check_params(params)
     leaves = jax.tree_util.tree_leaves(params)
     if all(is_concrete(x) for x in leaves):
-        if not all(bool(jnp.all(jnp.isfinite(x))) for x in leaves):
+        if not all(bool(np.all(np.isfinite(np.asarray(x)))) for x in leaves):
             raise ValueError("params: expected finite initial parameters, found NaN/inf entries")
 
 
