@@ -46,7 +46,8 @@ def device_info() -> dict[str, Any]:
     return {"platform": d.platform, "device": getattr(d, "device_kind", str(d)),
             "n_devices": jax.device_count(), "cpu_count": os.cpu_count(),
             "jax": jax.__version__, "machine": platform.machine(),
-            "x64": bool(jax.config.jax_enable_x64)}
+            "x64": bool(jax.config.jax_enable_x64),
+            "loadavg_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
 
 
 def write_results(name: str, rows: Sequence[dict[str, Any]], columns: Sequence[str],
