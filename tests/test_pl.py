@@ -251,7 +251,7 @@ def _neuron_instance(key, n=60, d=5):
     return x, v, w
 
 
-@pytest.mark.parametrize("gamma", [0.0, 0.1, 0.5, 1.0])
+@pytest.mark.parametrize("gamma", [0.0, 0.3])
 def test_single_neuron_proxy_bounds_hold_at_random_points(key, gamma):
     x, v, ws = _neuron_instance(key)
     ex = single_neuron_proxy(x, v, gamma)
@@ -292,7 +292,7 @@ def _margin_data(key, n=80, d=6, margin=0.1):
     return x[keep], jnp.sign(x[keep] @ u)
 
 
-@pytest.mark.parametrize("gamma", [0.05, 0.5])
+@pytest.mark.parametrize("gamma", [0.1])
 def test_two_layer_classifier_proxy_pl_at_random_points(key, gamma):
     margin, m = 0.1, 10
     x, y = _margin_data(key, margin=margin)
