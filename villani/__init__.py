@@ -38,7 +38,16 @@ from .trajectory import divergence_message as divergence_message
 
 
 # --- diagnostics (issue 4): pl ---
-
+# isort: split
+from . import diagnostics as diagnostics
+from .diagnostics import fit_rate as fit_rate
+from .diagnostics import fit_slope as fit_slope
+from .diagnostics import local_pl_check as local_pl_check
+from .diagnostics import pl_ratio as pl_ratio
+from .diagnostics import pl_ratio_along as pl_ratio_along
+from .diagnostics import predicted_rate as predicted_rate
+from .diagnostics import proxy_pl as proxy_pl
+from .diagnostics import quadratic_rate as quadratic_rate
 
 # --- experiments (issues 5, 6) ---
 
