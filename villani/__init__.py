@@ -33,6 +33,9 @@ from .trajectory import divergence_message as divergence_message
 
 
 # --- experiments (issues 5, 6) ---
+from . import experiments as experiments
+from .experiments import SweepTable as SweepTable
+from .experiments.sweep import sweep as sweep
 
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import importlib.metadata as md
 import io
 import json
 import os
 import pathlib
+import re
 import subprocess
 import tempfile
 from collections.abc import Mapping
@@ -16,7 +18,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["atomic_write_bytes", "atomic_write_text", "environment", "git_revision",
-           "jsonable", "config_hash", "save_npz", "load_npz"]
+           "jsonable", "config_hash", "save_npz", "load_npz", "cell_name", "prepare_out"]
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
@@ -124,3 +126,45 @@ def device_label(env: Mapping[str, Any]) -> str:
     kind = env.get("device_kind") or env.get("platform") or "unknown device"
     n = env.get("device_count", 1)
     return f"{kind}" + (f" ×{n}" if n and n > 1 else "")
+
+
+# --------------------------------------------------------------------------------------
+# the out/ directory of a sweep
+
+
+def cell_name(i: int, cfg: Mapping[str, Any]) -> str:
+    label = "-".join(f"{k}={v}" for k, v in cfg.items()) or "all"
+    return f"{i:05d}_" + re.sub(r"[^A-Za-z0-9._=+-]", "_", label)[:120] + ".npz"
+
+
+def _describe_differences(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
+    diffs = []
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k, "<absent>"), new.get(k, "<absent>")
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            diffs += _describe_differences(a, b, f"{prefix}{k}.")
+        elif a != b:
+            diffs.append(f"{prefix}{k}: stored {a!r}, given {b!r}")
+    return diffs
+
+
+def prepare_out(out: str | pathlib.Path, config: dict[str, Any], env: dict[str, Any],
+                 write: bool) -> tuple[pathlib.Path, dict[str, Any]]:
+    out = pathlib.Path(out)
+    meta_path = out / "sweep.json"
+    config = jsonable(config)
+    digest = config_hash(config)
+    if meta_path.exists():
+        stored = json.loads(meta_path.read_text())
+        if stored.get("config_hash") != digest or stored.get("config") != config:
+            diffs = _describe_differences(stored.get("config", {}), config)
+            raise ValueError(
+                f"out: {str(out)!r} holds a different sweep (config hash {stored.get('config_hash')}, "
+                f"this one {digest}); it differs in: " + "; ".join(diffs or ["<unknown>"])
+                + ". Use another out directory, or delete this one to start afresh.")
+        return out, stored
+    meta = {"config": config, "config_hash": digest, "environment": env,
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    if write:
+        atomic_write_text(meta_path, json.dumps(meta, indent=2))
+    return out, meta

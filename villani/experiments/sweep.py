@@ -29,13 +29,8 @@ them, every process receives the gathered results, and only process 0 writes to 
 
 from __future__ import annotations
 
-import datetime
 import itertools
-import json
 import pathlib
-import re
-import sys
-import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -45,12 +40,12 @@ import numpy as np
 
 from ..trajectory import Trajectory
 from . import _store
+from ._progress import progress_bar
 from ._table import SweepTable
 
 __all__ = ["sweep", "SweepTable", "classify_axes"]
 
 _RESERVED = ("seed", "step", "record")
-_META = "sweep.json"
 
 
 # --------------------------------------------------------------------------------------
@@ -253,78 +248,6 @@ def _run_cell(run, static_cfg, dyn_axes, seeds, key, mesh, chunk) -> dict[str, n
 
 
 # --------------------------------------------------------------------------------------
-# out/ directory
-
-
-def _cell_name(i: int, cfg: Mapping[str, Any]) -> str:
-    label = "-".join(f"{k}={v}" for k, v in cfg.items()) or "all"
-    return f"{i:05d}_" + re.sub(r"[^A-Za-z0-9._=+-]", "_", label)[:120] + ".npz"
-
-
-def _describe_differences(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
-    diffs = []
-    for k in sorted(set(old) | set(new)):
-        a, b = old.get(k, "<absent>"), new.get(k, "<absent>")
-        if isinstance(a, Mapping) and isinstance(b, Mapping):
-            diffs += _describe_differences(a, b, f"{prefix}{k}.")
-        elif a != b:
-            diffs.append(f"{prefix}{k}: stored {a!r}, given {b!r}")
-    return diffs
-
-
-def _prepare_out(out: str | pathlib.Path, config: dict[str, Any], env: dict[str, Any],
-                 write: bool) -> tuple[pathlib.Path, dict[str, Any]]:
-    out = pathlib.Path(out)
-    meta_path = out / _META
-    config = _store.jsonable(config)
-    digest = _store.config_hash(config)
-    if meta_path.exists():
-        stored = json.loads(meta_path.read_text())
-        if stored.get("config_hash") != digest or stored.get("config") != config:
-            diffs = _describe_differences(stored.get("config", {}), config)
-            raise ValueError(
-                f"out: {str(out)!r} holds a different sweep (config hash {stored.get('config_hash')}, "
-                f"this one {digest}); it differs in: " + "; ".join(diffs or ["<unknown>"])
-                + ". Use another out directory, or delete this one to start afresh.")
-        return out, stored
-    meta = {"config": config, "config_hash": digest, "environment": env,
-            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
-    if write:
-        _store.atomic_write_text(meta_path, json.dumps(meta, indent=2))
-    return out, meta
-
-
-# --------------------------------------------------------------------------------------
-# progress
-
-
-class _Plain:
-    """Fallback progress lines on stderr when tqdm is missing."""
-
-    def __init__(self, total: int, initial: int):
-        self.total, self.n, self.start, self.done0 = total, initial, time.monotonic(), initial
-
-    def update(self, k: int = 1) -> None:
-        self.n += k
-        rate = (time.monotonic() - self.start) / max(self.n - self.done0, 1)
-        eta = rate * (self.total - self.n)
-        print(f"sweep: {self.n}/{self.total} cells, about {eta:.0f} s left", file=sys.stderr)
-
-    def close(self) -> None:
-        pass
-
-
-def _progress_bar(progress: bool | None, total: int, initial: int):
-    if progress is False or (progress is None and not sys.stderr.isatty()):
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return _Plain(total, initial)
-    return tqdm(total=total, initial=initial, desc="sweep", unit="cell", file=sys.stderr)
-
-
-# --------------------------------------------------------------------------------------
 
 
 def sweep(run: Callable[[dict[str, Any], Any], Any], grid: Mapping[str, Sequence[Any]],
@@ -405,13 +328,13 @@ def sweep(run: Callable[[dict[str, Any], Any], Any], grid: Mapping[str, Sequence
     out_dir, sweep_meta = (None, {"config": _store.jsonable(config), "environment": env,
                                   "config_hash": _store.config_hash(config)})
     if out is not None:
-        out_dir, sweep_meta = _prepare_out(out, config, env, writer)
+        out_dir, sweep_meta = _store.prepare_out(out, config, env, writer)
 
     cells = list(itertools.product(*[grid[a] for a in looped]))
-    paths = [out_dir / "cells" / _cell_name(i, dict(zip(looped, c))) if out_dir else None
+    paths = [out_dir / "cells" / _store.cell_name(i, dict(zip(looped, c))) if out_dir else None
              for i, c in enumerate(cells)]
     done = sum(1 for p in paths if p is not None and p.exists())
-    bar = _progress_bar(progress, len(cells), done)
+    bar = progress_bar(progress, len(cells), done)
     dyn_axes = {a: grid[a] for a in vmapped}
     results: list[dict[str, np.ndarray]] = []
     try:
