@@ -33,11 +33,10 @@ from .trajectory import divergence_message as divergence_message
 
 
 # --- experiments (issues 5, 6) ---
+# isort: split
 from . import experiments as experiments
 from .experiments import SweepTable as SweepTable
 from .experiments.sweep import sweep as sweep
-
-
 
 try:
     __version__ = importlib.metadata.version("villani")
