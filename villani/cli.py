@@ -66,7 +66,13 @@ def _run(args: argparse.Namespace) -> int:
         print(f"villani run: error: {e}", file=sys.stderr)
         return 2
     out = args.out if args.out is not None else cfg["out"]
-    table = run_config(cfg, out=out, progress=False if args.no_progress else None)
+    from .experiments._store import OutDirMismatch
+
+    try:
+        table = run_config(cfg, out=out, progress=False if args.no_progress else None)
+    except OutDirMismatch as e:
+        print(f"villani run: error: {e}", file=sys.stderr)
+        return 2
     loss, valid = table.data["loss"], table.data["valid"]
     last = np.where(valid, loss, np.nan)[..., -1]
     diverged = table.data["diverged"][..., -1]

@@ -17,8 +17,12 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "environment", "git_revision",
+__all__ = ["OutDirMismatch", "atomic_write_bytes", "atomic_write_text", "environment", "git_revision",
            "jsonable", "config_hash", "save_npz", "load_npz", "cell_name", "prepare_out"]
+
+
+class OutDirMismatch(ValueError):
+    """``out/`` holds a sweep with a different config (the message names what differs)."""
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
@@ -158,7 +162,7 @@ def prepare_out(out: str | pathlib.Path, config: dict[str, Any], env: dict[str, 
         stored = json.loads(meta_path.read_text())
         if stored.get("config_hash") != digest or stored.get("config") != config:
             diffs = _describe_differences(stored.get("config", {}), config)
-            raise ValueError(
+            raise OutDirMismatch(
                 f"out: {str(out)!r} holds a different sweep (config hash {stored.get('config_hash')}, "
                 f"this one {digest}); it differs in: " + "; ".join(diffs or ["<unknown>"])
                 + ". Use another out directory, or delete this one to start afresh.")
