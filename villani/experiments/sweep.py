@@ -271,6 +271,8 @@ def sweep(run: Callable[[dict[str, Any], Any], Any], grid: Mapping[str, Sequence
             ``.``); an output named ``step`` (1-D, length $K$; a Trajectory's ``steps``)
             makes a record axis: every other output is then a scalar (broadcast) or has
             $K$ leading records. Params and optimiser state of a Trajectory are dropped.
+            Must be pure: the compiled cell is reused whenever the same ``run`` object
+            meets the same looped values again (as ``jax.jit`` reuses traces).
         grid: axis name -> sequence of distinct values, e.g.
             ``{"width": [16, 64], "lr": [0.1, 0.3]}``. May be empty (seeds only).
         seeds: a number of seeds $S$ (meaning ``range(S)``) or a sequence of distinct
