@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Run a sweep (network, data, loss, dynamics, grid, seeds, out) from a TOML "
                     "file; float axes (lr, momentum, l2) and seeds are vmapped, the rest looped. "
                     "Re-running with the same out directory resumes it.",
-        epilog="example:\n  villani run examples/sweep.toml --out runs/lr-width\n\n"
+        epilog="example:\n  villani run examples/sweep.toml --out sweeps/lr-width\n\n"
                "minimal config:\n  seeds = 16\n  [network]\n  width = 64\n"
                "  [dynamics]\n  lr = 0.5\n  steps = 200\n  [grid]\n  lr = [0.1, 0.5]")
     p.add_argument("config", help="the TOML file")
