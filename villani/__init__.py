@@ -50,8 +50,10 @@ from .diagnostics import proxy_pl as proxy_pl
 from .diagnostics import quadratic_rate as quadratic_rate
 
 # --- experiments (issues 5, 6) ---
-
-
+# isort: split
+from . import experiments as experiments
+from .experiments import SweepTable as SweepTable
+from .experiments.sweep import sweep as sweep
 
 try:
     __version__ = importlib.metadata.version("villani")
