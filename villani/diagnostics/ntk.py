@@ -354,7 +354,7 @@ def ntk_spectrum(net: Any, params: Params, x: Array, *, method: str = "dense",
         _check_scalar_outputs(apply, params, x)
         iters = _lanczos.check_num_iters("num_iters", num_iters, n)
         key = jax.random.key(0) if key is None else key
-        dtype = jnp.result_type(*jax.tree_util.tree_leaves(params))
+        dtype = jax.eval_shape(apply, params, x[0]).dtype  # K's dtype: params and x promoted
         v0 = jax.random.normal(key, (n,), dtype)
         bottom, r_b, top, r_t = _lanczos.ritz(_ntk_matvec(apply, params, x), v0, iters, 1)
         lo, hi, r_lo, r_hi = bottom[0], top[0], r_b[0], r_t[0]
