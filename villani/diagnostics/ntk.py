@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._types import Array, Params, PRNGKey, is_concrete
+from .._types import Array, Params, PRNGKey, all_finite, is_concrete
 from ..nets import Network
 from . import _lanczos
 
@@ -62,7 +62,7 @@ def _check_x(name: str, x: Any, net: Any, params: Params) -> Array:
                 f"{name}: feature dimension {x.shape[1]} does not match the network's in_dim {d}"
             )
         net.check_params(params, d)
-    if is_concrete(x) and not np.all(np.isfinite(np.asarray(x))):
+    if all_finite(x) is False:
         raise ValueError(f"{name}: contains non-finite values")
     return x
 
@@ -440,7 +440,7 @@ def ntk_infinite(x1: Array, x2: Array | None = None, *, activation: str = "relu"
     for name, x in (("x1", x1), ("x2", x2)):
         if x.ndim != 2:
             raise ValueError(f"{name}: expected shape (n, d), got shape {x.shape}")
-        if is_concrete(x) and not np.all(np.isfinite(np.asarray(x))):
+        if all_finite(x) is False:
             raise ValueError(f"{name}: contains non-finite values")
     if x1.shape[1] != x2.shape[1]:
         raise ValueError(f"x2: feature dimension {x2.shape[1]} differs from x1's {x1.shape[1]}")
