@@ -60,8 +60,8 @@ def main(quick=False):
         f_dx = jax.jit(jax.vmap(lambda k: langevin(obj, p0, k, t1, dt, temp, saveat=saves)))
         f_sc = jax.jit(jax.vmap(lambda k: scan_langevin(obj, p0, k, t1, dt, temp, saves)))
         reps = 3 if quick or n_particles > 64 else 15
-        a = time_fn(lambda: f_dx(keys), reps)
-        b = time_fn(lambda: f_sc(keys), reps)
+        a = time_fn(lambda: f_dx(keys), repeats=reps)
+        b = time_fn(lambda: f_sc(keys), repeats=reps)
         rows.append({"particles": n_particles, "steps": round(t1 / dt),
                      "diffrax_s": a["min_s"], "scan_s": b["min_s"],
                      "ratio": a["min_s"] / b["min_s"],

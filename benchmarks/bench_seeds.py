@@ -31,8 +31,8 @@ def main(quick=False):
     rows = []
     for N in (1, 16, 256) if quick else (1, 16, 256, 1024):
         keys = jax.random.split(jax.random.key(1), N)
-        a = time_fn(lambda: many(keys), 3)
-        b = time_fn(lambda: [one(k) for k in keys], 1 if N >= 256 else 3)
+        a = time_fn(lambda: many(keys), repeats=3)
+        b = time_fn(lambda: [one(k) for k in keys], repeats=1 if N >= 256 else 3)
         rows.append({"seeds": N, "vmap_s": a["min_s"], "loop_s": b["min_s"],
                      "vmap_seeds_per_s": N / a["min_s"], "loop_seeds_per_s": N / b["min_s"],
                      "speedup": b["min_s"] / a["min_s"], "vmap_compile_s": a["compile_s"]})

@@ -54,10 +54,10 @@ def main(quick=False):
 
         z = jax.random.normal(jax.random.key(3), (psize,))
         reps = 5 if quick else 30
-        tg = time_fn(lambda: grad(p), reps)
-        tv = time_fn(lambda: vjp_noise(p, xi), reps)
-        ts = time_fn(lambda: sde_step(p, xi), reps)
-        tm = time_fn(lambda: materialised(p, xi, z), 3)
+        tg = time_fn(lambda: grad(p), repeats=reps)
+        tv = time_fn(lambda: vjp_noise(p, xi), repeats=reps)
+        ts = time_fn(lambda: sde_step(p, xi), repeats=reps)
+        tm = time_fn(lambda: materialised(p, xi, z), repeats=3)
         rows.append({"n": n, "p": psize, "grad_s": tg["min_s"], "vjp_noise_s": tv["min_s"],
                      "sde_step_s": ts["min_s"], "materialised_s": tm["min_s"],
                      "vjp_over_grad": tv["min_s"] / tg["min_s"],

@@ -35,7 +35,17 @@ from .trajectory import divergence_message as divergence_message
 
 
 # --- diagnostics (issue 4): ntk ---
-
+# isort: split
+from .diagnostics import HessianSpectrum as HessianSpectrum
+from .diagnostics import NTKSpectrum as NTKSpectrum
+from .diagnostics import SpectralDensity as SpectralDensity
+from .diagnostics import hessian_spectrum as hessian_spectrum
+from .diagnostics import ntk as ntk
+from .diagnostics import ntk_drift as ntk_drift
+from .diagnostics import ntk_infinite as ntk_infinite
+from .diagnostics import ntk_lambda0 as ntk_lambda0
+from .diagnostics import ntk_spectrum as ntk_spectrum
+from .diagnostics import spectral_density as spectral_density
 
 # --- diagnostics (issue 4): pl ---
 # isort: split
