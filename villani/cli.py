@@ -118,6 +118,10 @@ def _reproduce(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"villani reproduce: error: {e}", file=sys.stderr)
         return 2
+    import jax
+
+    # the reproductions' exactness claims (1e-10 agreements, 1e-9 rate windows) need float64
+    jax.config.update("jax_enable_x64", True)
     _, results = reproduce(args.papers or None, mode=args.mode, out=args.out, seed=args.seed)
     return 0 if all(v.as_expected for r in results for v in r.verdicts) else 1
 
