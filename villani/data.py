@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._types import Array, PRNGKey, all_finite
+from ._types import Array, PRNGKey, all_finite, is_concrete
 
 __all__ = [
     "Dataset",
