@@ -73,3 +73,25 @@ def test_backprop_bound_independently():
     # and the ratio itself against the explicit gradient wrt W1: -2 b (X^T y)^T
     g1 = -2.0 * jnp.outer(b, ds.x.T @ ds.y)
     np.testing.assert_allclose(ratio, float(jnp.sum(g1**2) / jnp.sum(ds.y**2)), rtol=1e-10)
+
+
+def test_curvature_step_against_dense_hessian(result):
+    # eta = 0.5/||Hessian||_2 of the first run (tanh, positive c = cs[0], seed 0), against the
+    # dense Hessian's eigenvalues (jax.hessian + eigvalsh) rebuilt from the run's keys
+    from jax.flatten_util import ravel_pytree
+
+    from villani import data
+    cfg = p001.QUICK
+    k_data, k_init = jax.random.split(jax.random.key(0), 5)[:2]
+    ds = data.linearly_independent(jax.random.split(k_data, cfg.seeds)[0], cfg.n, cfg.d,
+                                   cfg.condition)
+    methods = tuple([("positive", c) for c in cfg.cs] + [(m, float("nan")) for m in p001.RANDOM])
+    params = p001._sample_all(methods, jax.random.split(k_init, cfg.seeds), cfg.d, cfg.width)
+    p0 = jax.tree.map(lambda a: a[0], params)
+    flat, unravel = ravel_pytree(p0)
+    obj = p001._objective(p001._net(cfg.width, "tanh"), ds.x, ds.y)
+    eig = np.linalg.eigvalsh(np.asarray(jax.hessian(lambda z: obj.value(unravel(z)))(flat)))
+    t = result.table
+    first = np.flatnonzero((t["setting"] == "main") & (t["activation"] == "tanh"))[0]
+    assert t["method"][first] == "positive" and t["c"][first] == cfg.cs[0]
+    np.testing.assert_allclose(t["lr_curv"][first], 0.5 / np.abs(eig).max(), rtol=1e-6)

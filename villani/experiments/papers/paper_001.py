@@ -29,11 +29,17 @@ weights strictly positive, output weights large) satisfies it; the abstract adds
   $L = \frac1{2n}\sum_i(\mathrm{out}_i - y_i)^2$ (ratio $\|\nabla L\|^2/L$; PL ratio
   $= \tfrac12$ of it).
 
-**The estimate of $\alpha$.** $\alpha(x_0, r)$ can only be estimated: villani minimises
-$\log(\|\nabla L\|^2/L)$ over the ball by projected normalised-gradient steps (exact HVPs
-through autodiff) from $x_0$ and from random points of the ball, and takes the smallest
-value seen. The estimate is an *upper* bound on the true infimum, so a verdict says
-"criterion holds at the estimated α", never "proved".
+**The estimate of $\alpha$.** $\alpha(x_0, r)$ can only be estimated:
+:func:`villani.local_pl_check` minimises $\|\nabla L\|^2/L$ over the ball by projected
+normalised-gradient steps (exact HVPs through autodiff) from $x_0$ and from random points of
+the ball, and takes the smallest value seen. The estimate is an *upper* bound on the true
+infimum, so a verdict says "criterion holds at the estimated α", never "proved".
+
+**Library pieces.** GD runs are :func:`villani.train` with :func:`villani.optim.gd`, vmapped
+over seeds, initialisations and step sizes (one compiled call); the PL ratio along a run is
+:func:`villani.pl_ratio_along` of its records (train records $L$ and $\|\nabla L\|^2$ at
+every step, so nothing is recomputed); $\|\nabla^2 L(x_0)\|_2$ is the larger of
+$|\lambda_{\max}|$, $|\lambda_{\min}|$ from :func:`villani.hessian_spectrum` (Lanczos).
 
 **villani's settings (villani's choice where PAPERS.md leaves it open).** Inputs from
 :func:`villani.data.linearly_independent` (unit norm, Gram condition number
@@ -47,7 +53,7 @@ $c \in \{1, 3, 10, 30\}$, against Xavier (Glorot normal, $\mathcal N(0, 2/(\text
 initialisations of a seed share it, so speed-ups are paired per seed. Step sizes both
 ways: the best fixed $\eta$ per method from a geometric grid (smallest median number of
 steps to $L/L_0 \le 10^{-8}$), and $\eta = 0.5/\|\nabla^2 L(x_0)\|$ per run (spectral norm
-by power iteration on HVPs). Counter-example: $d < n$ and $y \perp$ the column space of
+by Lanczos). Counter-example: $d < n$ and $y \perp$ the column space of
 $X$ ($X^\top y = 0$): at the positive init the gradient vanishes, $L$ stays at its initial
 value and $\alpha = 0$, so the criterion fails; a random init still interpolates.
 """
@@ -55,6 +61,7 @@ value and $\alpha = 0$, so the criterion fails; a random init still interpolates
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 
@@ -64,7 +71,10 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from ... import data as vdata
-from ... import nets
+from ... import nets, optim, plots
+from ...diagnostics import hessian_spectrum, local_pl_check, pl_ratio_along
+from ...dynamics import train
+from ...losses import Objective
 from ..result import Paper, Result, Verdict
 
 __all__ = ["FULL", "PAPER", "QUICK", "Config", "run"]
@@ -87,7 +97,7 @@ class Config:
         lr_grid: (log10 low, log10 high, points) of the step-size grid.
         alpha_starts: random starts of the alpha estimate (plus x0 itself).
         alpha_iters: projected-gradient iterations per start.
-        power_iters: power iterations for the Hessian spectral norm.
+        hessian_iters: Lanczos steps for the Hessian spectral norm.
         counter_n, counter_d: sizes of the counter-example (d < n).
         counter_steps: GD budget of the counter-example.
     """
@@ -103,7 +113,7 @@ class Config:
     lr_grid: tuple[float, float, int] = (-4.0, 0.5, 19)
     alpha_starts: int = 3
     alpha_iters: int = 25
-    power_iters: int = 60
+    hessian_iters: int = 40
     counter_n: int = 12
     counter_d: int = 6
     counter_steps: int = 2000
@@ -111,7 +121,7 @@ class Config:
 
 QUICK = Config()
 FULL = Config(n=20, d=32, seeds=64, steps=4000, lr_grid=(-4.5, 0.5, 41), alpha_starts=16,
-              alpha_iters=200, power_iters=200, counter_n=20, counter_d=10,
+              alpha_iters=200, hessian_iters=100, counter_n=20, counter_d=10,
               counter_steps=20000)
 
 RANDOM = ("xavier", "he", "lecun")
@@ -126,21 +136,18 @@ def _net(width, act):
     return nets.mlp((width, width), act, parametrization="standard")
 
 
-def _loss_fn(net):
-    def loss(p, x, y):
-        return 0.5 * jnp.mean((net.apply(p, x) - y) ** 2)
-    return loss
+def _sample(method, c, key, d, width):
+    """Initial params of one method; Xavier = LeCun rescaled to variance 2/(fan-in+fan-out).
 
-
-def _sample(method, c, key, d, width, act):
-    """Initial params of one method; Xavier = LeCun rescaled to variance 2/(fan-in+fan-out)."""
+    The initialisers do not depend on the activation, so tanh and softplus runs share them.
+    """
     if method == "positive":
         init = nets.positive(1.0, c)
     elif method == "he":
         init = nets.he()
     else:
         init = nets.lecun()
-    net = nets.mlp((width, width), act, parametrization="standard", init=init)
+    net = nets.mlp((width, width), "tanh", parametrization="standard", init=init)
     p = net.init(key, d)
     if method == "xavier":
         ws = p["w"]
@@ -148,24 +155,33 @@ def _sample(method, c, key, d, width, act):
     return p
 
 
-def _gd(loss, p0, x, y, lr, steps):
-    """GD on L; records L, ||grad L||^2 and ||step|| at every iterate (steps + 1 records)."""
-    def body(p, _):
-        val, g = jax.value_and_grad(loss)(p, x, y)
-        flat_g, _ = ravel_pytree(g)
-        g2 = flat_g @ flat_g
-        p = jax.tree.map(lambda a, b: a - lr * b, p, g)
-        return p, (val, g2)
-    p, (vals, g2) = jax.lax.scan(body, p0, None, length=steps)
-    return vals, g2
+@functools.partial(jax.jit, static_argnums=(0, 2, 3))
+def _sample_all(methods, keys, d, width):
+    """Initial params of every (method, seed), method-major: leaves (M*S, ...)."""
+    P = [jax.vmap(lambda k, m=m: _sample(m[0], m[1], k, d, width))(keys) for m in methods]
+    return jax.tree.map(lambda *a: jnp.concatenate(a), *P)
 
 
-def _summarise(vals, g2, lr):
+def _objective(net, x, y):
+    """L = (1/2n) sum_i (out_i - y_i)^2 on one data set (a pytree: vmaps over x, y)."""
+    return Objective(net, vdata.Dataset(x, y), loss="squared")
+
+
+def _gd(net, steps):
+    """fn(p0, x, y, lr) -> Trajectory of ``steps`` GD steps (records at every step)."""
+    def one(p0, x, y, lr):
+        # full-batch GD ignores the key; train records L and ||grad L||^2 at steps 0..steps
+        return train(_objective(net, x, y), optim.gd(lr), p0, jax.random.key(0), steps)
+    return one
+
+
+def _summarise(traj, lr):
     """Steps to L/L0 <= TARGET, path length and min PL ratio up to then (NumPy, batched)."""
-    vals = np.asarray(vals)
-    g2 = np.asarray(g2)
+    vals = np.asarray(traj.loss)
+    g2 = np.asarray(traj.grad_norm2)
+    pl = np.asarray(pl_ratio_along(traj))  # ||grad L||^2 / (2L) at every record
     rel = vals / vals[..., :1]
-    ok = np.isfinite(rel) & (rel < 1e3)
+    ok = np.asarray(traj.valid) & np.isfinite(rel) & (rel < 1e3)
     hit = (rel <= TARGET) & np.cumprod(ok, axis=-1).astype(bool)
     reached = hit.any(-1)
     k = np.where(reached, hit.argmax(-1), vals.shape[-1])
@@ -174,67 +190,24 @@ def _summarise(vals, g2, lr):
     steps = np.where(reached, k, np.inf)
     lr = np.broadcast_to(np.asarray(lr)[..., None], g2.shape)
     path = np.where(before, lr * np.sqrt(np.where(before, g2, 0.0)), 0.0).sum(-1)
-    pl = np.where(before, g2 / (2.0 * np.where(before, vals, 1.0)), np.inf).min(-1)
+    pl = np.where(before, pl, np.inf).min(-1)
     return steps, path, pl
 
 
-def _ratio(loss):
-    """log(||grad L||^2 / L), the quantity minimised over the ball."""
-    def f(flat, unravel, x, y):
-        val, g = jax.value_and_grad(loss)(unravel(flat), x, y)
-        fg, _ = ravel_pytree(g)
-        return jnp.log(fg @ fg) - jnp.log(val)
-    return f
+def _alpha(net, starts, iters):
+    """fn(p0, x, y, key, r) -> villani.local_pl_check of L at p0 on B(p0, r)."""
+    def one(p0, x, y, key, r):
+        return local_pl_check(_objective(net, x, y), p0, r, key=key, n_starts=starts + 1,
+                              steps=iters)
+    return one
 
 
-def _alpha(loss, p0, x, y, r, key, starts, iters):
-    """Estimate alpha(x0, r) = inf_{B(x0,r)} ||grad L||^2/L (an upper bound on the true inf)."""
-    flat0, unravel = ravel_pytree(p0)
-    ratio = _ratio(loss)
-    g_ratio = jax.grad(ratio)
-    u = jax.random.normal(key, (starts, flat0.size), flat0.dtype)
-    rad = r * jax.random.uniform(jax.random.fold_in(key, 1), (starts, 1)) ** (1.0 / flat0.size)
-    x_starts = jnp.concatenate([flat0[None], flat0 + rad * u / jnp.linalg.norm(u, axis=1,
-                                                                              keepdims=True)])
-
-    def descend(z):
-        def body(carry, i):
-            z, best = carry
-            val = ratio(z, unravel, x, y)
-            best = jnp.minimum(best, jnp.where(jnp.isfinite(val), val, jnp.inf))
-            g = g_ratio(z, unravel, x, y)
-            step = (r / 8.0) * 0.93**i
-            z = z - step * g / (jnp.linalg.norm(g) + 1e-300)
-            dz = z - flat0
-            z = flat0 + dz * jnp.minimum(1.0, r / (jnp.linalg.norm(dz) + 1e-300))
-            return (z, best), None
-        (z, best), _ = jax.lax.scan(body, (z, jnp.inf), jnp.arange(iters))
-        val = ratio(z, unravel, x, y)
-        return jnp.minimum(best, jnp.where(jnp.isfinite(val), val, jnp.inf))
-
-    logs = jax.vmap(descend)(x_starts)
-    # at x0 with grad = 0 the log is -inf: alpha = 0 there (the criterion fails)
-    at_x0 = ratio(flat0, unravel, x, y)
-    return jnp.exp(jnp.minimum(jnp.min(logs), at_x0))
-
-
-def _spectral_norm(loss, p0, x, y, iters, key):
-    """||Hessian of L at p0||_2 by power iteration on HVPs (forward-over-reverse)."""
-    flat0, unravel = ravel_pytree(p0)
-    grad = jax.grad(lambda z: loss(unravel(z), x, y))
-
-    def hvp(v):
-        return jax.jvp(grad, (flat0,), (v,))[1]
-
-    v0 = jax.random.normal(key, flat0.shape, flat0.dtype)
-    v0 = v0 / jnp.linalg.norm(v0)
-
-    def body(v, _):
-        w = hvp(v)
-        return w / jnp.linalg.norm(w), None
-
-    v, _ = jax.lax.scan(body, v0, None, length=iters)
-    return jnp.linalg.norm(hvp(v))
+def _hessian_norm(net, iters):
+    """fn(p0, x, y, key) -> ||Hessian of L at p0||_2 (both ends of the Lanczos spectrum)."""
+    def one(p0, x, y, key):
+        s = hessian_spectrum(_objective(net, x, y), p0, key=key, num_iters=iters)
+        return jnp.maximum(jnp.abs(s.top[0]), jnp.abs(s.bottom[0]))
+    return one
 
 
 def _backprop_bound(net, p0, x, y):
@@ -296,6 +269,7 @@ def run(config: Config, key: jax.Array) -> Result:
     X = jnp.stack([ds.x for ds in datasets])
     Y = jnp.stack([ds.y for ds in datasets])
     lrs = jnp.asarray(np.logspace(*cfg.lr_grid[:2], int(cfg.lr_grid[2])))
+    radii = jnp.asarray(cfg.radii)
 
     methods = [("positive", c) for c in cfg.cs] + [(m, math.nan) for m in RANDOM]
     init_keys = jax.random.split(k_init, S)
@@ -307,54 +281,53 @@ def run(config: Config, key: jax.Array) -> Result:
     curves = {}
     per_method = {}
 
-    def alpha_all(loss, P, Xb, Yb, keys):
-        return jax.jit(jax.vmap(jax.vmap(
-            lambda p, x, y, k, r: _alpha(loss, p, x, y, r, k, cfg.alpha_starts, cfg.alpha_iters),
-            (None, None, None, None, 0)), (0, 0, 0, 0, None)))(P, Xb, Yb, keys,
-                                                            jnp.asarray(cfg.radii))
+    def check_all(net, P, Xb, Yb, keys):
+        """local_pl_check for every run (rows) and radius (columns), one compiled call."""
+        one = _alpha(net, cfg.alpha_starts, cfg.alpha_iters)
+        return jax.jit(jax.vmap(jax.vmap(one, (None, None, None, None, 0)),
+                                (0, 0, 0, 0, None)))(P, Xb, Yb, keys, radii)
 
+    def curv_lr(net, P, Xb, Yb, keys):
+        """eta = 0.5 / ||Hessian of L at x0||_2 per run."""
+        norms = jax.jit(jax.vmap(_hessian_norm(net, cfg.hessian_iters)))(P, Xb, Yb, keys)
+        return 0.5 / np.asarray(norms)
+
+    P_all = _sample_all(tuple(methods), init_keys, cfg.d, cfg.width)  # (M*S, ...)
     for act in ("tanh", "softplus"):
         net = _net(cfg.width, act)
-        loss = _loss_fn(net)
         meths = methods if act == "tanh" else [m for m in methods if m[0] == "positive"]
-        P = [jax.vmap(lambda k, m=m: _sample(m[0], m[1], k, cfg.d, cfg.width, act))(init_keys)
-             for m in meths]
-        P = jax.tree.map(lambda *a: jnp.concatenate(a), *P)  # (M*S, ...)
         M = len(meths)
+        P0 = jax.tree.map(lambda a: a[: M * S], P_all)  # positive inits come first
         Xb = jnp.tile(X, (M, 1, 1))
         Yb = jnp.tile(Y, (M, 1))
-        f0 = jax.vmap(loss)(P, Xb, Yb)
-        alphas = np.asarray(alpha_all(loss, P, Xb, Yb, jax.random.split(k_alpha, M * S)))
-        crit = 4.0 * np.asarray(f0)[:, None] < np.asarray(cfg.radii)[None] ** 2 * alphas
-        P0 = jax.tree.map(lambda a: a.reshape((M * S,) + a.shape[1:]), P)
+        chk = check_all(net, P0, Xb, Yb, jax.random.split(k_alpha, M * S))
+        f0 = np.asarray(chk.f0[:, 0])
+        alphas = np.asarray(chk.alpha_est)
+        crit = np.asarray(chk.holds)  # 4 f(x0) < r^2 alpha_hat, (M*S, radii)
         if act == "tanh":
-            gd_grid = jax.jit(jax.vmap(jax.vmap(
-                lambda p, x, y, lr: _gd(loss, p, x, y, lr, cfg.steps),
-                (None, None, None, 0)), (0, 0, 0, None)))
-            vals, g2 = gd_grid(P0, Xb, Yb, lrs)  # (M*S, G, steps)
-            steps, _, _ = _summarise(vals, g2, lrs[None, :])
+            gd_grid = jax.jit(jax.vmap(jax.vmap(_gd(net, cfg.steps), (None, None, None, 0)),
+                                       (0, 0, 0, None)))
+            traj = gd_grid(P0, Xb, Yb, lrs)  # records (M*S, G, steps + 1)
+            steps, _, _ = _summarise(traj, lrs[None, :])
             steps = steps.reshape(M, S, -1)
             med = np.median(steps, axis=1)  # (M, G); inf where a seed failed
             best = np.argmin(med, axis=1)
             lr_tuned = np.asarray(lrs)[best]
             sel = np.repeat(best, S)
-            vt = np.asarray(vals)[np.arange(M * S), sel]
-            gt = np.asarray(g2)[np.arange(M * S), sel]
-            st, path, pl = _summarise(vt, gt, np.repeat(lr_tuned, S))
+            tuned = jax.tree.map(lambda a: np.asarray(a)[np.arange(M * S), sel], traj)
+            st, _, _ = _summarise(tuned, np.repeat(lr_tuned, S))
+            vt = np.asarray(tuned.loss)
             # curvature-normalised step, one per run
-            norms = jax.jit(jax.vmap(lambda p, x, y, k: _spectral_norm(
-                loss, p, x, y, cfg.power_iters, k)))(P0, Xb, Yb, jax.random.split(k_pow, M * S))
-            lr_c = 0.5 / np.asarray(norms)
-            vc, gc = jax.jit(jax.vmap(lambda p, x, y, lr: _gd(loss, p, x, y, lr, cfg.steps)))(
-                P0, Xb, Yb, jnp.asarray(lr_c))
-            sc, path_c, pl_c = _summarise(vc, gc, lr_c)
+            lr_c = curv_lr(net, P0, Xb, Yb, jax.random.split(k_pow, M * S))
+            tc = jax.jit(jax.vmap(_gd(net, cfg.steps)))(P0, Xb, Yb, jnp.asarray(lr_c))
+            sc, path_c, pl_c = _summarise(tc, lr_c)
             # [derived] path bound with the PL ratio along the path: 2 sqrt(f0/alpha_path),
             # alpha_path = 2 min pl ratio; checked on the curvature-normalised (GF-like) run
-            path_bound = 2.0 * np.sqrt(np.asarray(f0) / (2.0 * pl_c))
+            path_bound = 2.0 * np.sqrt(f0 / (2.0 * pl_c))
             for i, m in enumerate(meths):
                 sl = slice(i * S, (i + 1) * S)
                 name = m[0] if m[0] != "positive" else f"positive c={m[1]:g}"
-                curves[name] = np.asarray(vt[sl]) / np.asarray(vt[sl, :1])
+                curves[name] = vt[sl] / vt[sl, :1]
                 per_method[name] = dict(steps_tuned=st[sl], steps_curv=sc[sl],
                                         lr=lr_tuned[i], crit=crit[sl])
         else:
@@ -394,34 +367,28 @@ def run(config: Config, key: jax.Array) -> Result:
 
     # ---------------------------------------------------------------- counter-example
     net = _net(cfg.width, "tanh")
-    loss = _loss_fn(net)
     kc = jax.random.split(k_counter, 3)
     xc, yc = _counter_data(kc[0], cfg.counter_n, cfg.counter_d)
     cmeths = [("positive", cfg.cs[-1])] + [(m, math.nan) for m in RANDOM]
-    Pc = [jax.vmap(lambda k, m=m: _sample(m[0], m[1], k, cfg.counter_d, cfg.width, "tanh"))(
-        jax.random.split(kc[1], S)) for m in cmeths]
-    Pc = jax.tree.map(lambda *a: jnp.concatenate(a), *Pc)
+    Pc = _sample_all(tuple(cmeths), jax.random.split(kc[1], S), cfg.counter_d, cfg.width)
     Mc = len(cmeths)
     Xc = jnp.broadcast_to(xc, (Mc * S,) + xc.shape)
     Yc = jnp.broadcast_to(yc, (Mc * S,) + yc.shape)
-    f0c = np.asarray(jax.vmap(loss)(Pc, Xc, Yc))
-    grad0 = np.asarray(jax.vmap(lambda p, x, y: jnp.sqrt(
-        sum(jnp.sum(g**2) for g in jax.tree.leaves(jax.grad(loss)(p, x, y)))))(Pc, Xc, Yc))
     # alpha only where the criterion is the question: the positive init (first S rows)
     alpha_c = np.full((Mc * S, len(cfg.radii)), np.nan)
-    alpha_c[:S] = np.asarray(alpha_all(loss, jax.tree.map(lambda a: a[:S], Pc), Xc[:S], Yc[:S],
-                                       jax.random.split(kc[2], S)))
-    crit_c = 4.0 * f0c[:, None] < np.asarray(cfg.radii)[None] ** 2 * np.nan_to_num(alpha_c)
-    norms_c = jax.jit(jax.vmap(lambda p, x, y, k: _spectral_norm(
-        loss, p, x, y, cfg.power_iters, k)))(Pc, Xc, Yc, jax.random.split(kc[2], Mc * S))
+    crit_c = np.zeros((Mc * S, len(cfg.radii)), bool)
+    chk_c = check_all(net, jax.tree.map(lambda a: a[:S], Pc), Xc[:S], Yc[:S],
+                      jax.random.split(kc[2], S))
+    alpha_c[:S], crit_c[:S] = np.asarray(chk_c.alpha_est), np.asarray(chk_c.holds)
     # the positive init sits at a saddle (zero gradient, large Hessian): in exact arithmetic GD
     # never leaves it; in floating point the rounding noise grows along negative curvature
-    lr_cc = 0.5 / np.asarray(norms_c)
-    vcc, gcc = jax.jit(jax.vmap(lambda p, x, y, lr: _gd(loss, p, x, y, lr, cfg.counter_steps)))(
-        Pc, Xc, Yc, jnp.asarray(lr_cc))
-    vcc = np.asarray(vcc)
+    lr_cc = curv_lr(net, Pc, Xc, Yc, jax.random.split(kc[2], Mc * S))
+    tcc = jax.jit(jax.vmap(_gd(net, cfg.counter_steps)))(Pc, Xc, Yc, jnp.asarray(lr_cc))
+    vcc = np.asarray(tcc.loss)
+    f0c = vcc[:, 0]
+    grad0 = np.sqrt(np.asarray(tcc.grad_norm2)[:S, 0])  # ||grad L(x0)||, positive init
     final_rel = vcc[:, -1] / vcc[:, 0]
-    sc_c, path_cc, pl_cc = _summarise(vcc, gcc, lr_cc)
+    sc_c, path_cc, pl_cc = _summarise(tcc, lr_cc)
     for i, m in enumerate(cmeths):
         for s in range(S):
             j = i * S + s
@@ -441,11 +408,12 @@ def run(config: Config, key: jax.Array) -> Result:
     table["final_rel_loss"] = np.concatenate([
         np.full(len(table["seed"]) - Mc * S, np.nan), final_rel])
     verdicts = _verdicts(cfg, table, per_method, dict(
-        grad0=grad0[:S], final_rel_pos=final_rel[:S], final_rel_rand=final_rel[S:],
+        grad0=grad0, final_rel_pos=final_rel[:S], final_rel_rand=final_rel[S:],
         crit_c=crit_c, f0c=f0c))
-    figures = _figures(cfg, table, curves)
+    device = jax.devices()[0].platform
+    figures = _figures(cfg, table, curves, device)
     meta = dict(config=dataclasses.asdict(cfg), seconds=time.perf_counter() - t_start,
-                target=TARGET, radii=cfg.radii, device=jax.devices()[0].platform,
+                target=TARGET, radii=cfg.radii, device=device,
                 depth=f"3 weight matrices (two hidden layers of width {cfg.width})")
     return Result(paper="001", table=table, figures=figures, verdicts=verdicts, meta=meta)
 
@@ -472,8 +440,9 @@ def _verdicts(cfg, t, per_method, cx):
                  + f"); random inits (Xavier/He/LeCun): {p_rand:.0%}",
         predicted=f"holds for every seed at c = {cmax:g}, some r in {{{rs}}}",
         holds=bool(np.all(crit_any[big])),
-        detail="α estimated by projected normalised-gradient descent on log(‖∇L‖²/L) over the "
-               f"ball from x0 and {cfg.alpha_starts} random starts ({cfg.alpha_iters} steps); "
+        detail="α estimated by villani.local_pl_check (projected normalised-gradient descent "
+               f"on ‖∇L‖²/L over the ball from x0 and {cfg.alpha_starts} random starts, "
+               f"{cfg.alpha_iters} steps each); "
                "the estimate bounds the true α from above, so this is 'criterion holds at the "
                "estimated α', not a proof; tanh, no biases, depth 3"))
 
@@ -564,37 +533,30 @@ def _verdicts(cfg, t, per_method, cx):
     return out
 
 
-def _figures(cfg, t, curves):
-    import matplotlib
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
+def _figures(cfg, t, curves, device):
     figs = {}
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for name, c in curves.items():
-        med = np.nanmedian(np.where(c > 0, c, np.nan), axis=0)
-        ax.semilogy(med, label=name, ls="-" if name.startswith("positive") else "--")
+    k = next(iter(curves.values())).shape[-1]
+    fig = plots.loss_curves(np.arange(k), curves, ylabel="L / L0", xlabel="GD step",
+                            title="001: GD at each method's best fixed η", device=device)
+    ax = fig.axes[0]
     ax.axhline(TARGET, color="k", lw=0.5)
-    ax.set(xlabel="GD step", ylabel="L / L0 (median over seeds)", ylim=(1e-12, 10),
-           title="001: GD at each method's best fixed η")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
+    ax.set_ylim(1e-12, 10)
     figs["loss_curves"] = fig
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    margins = {}
     for r_i, r in enumerate(cfg.radii):
         margin = r**2 * t[f"alpha_r{r_i}"] / (4.0 * t["f0"])
-        for act, mk in (("tanh", "o"), ("softplus", "s")):
+        for act in ("tanh", "softplus"):
             sel = (t["setting"] == "main") & (t["activation"] == act) & (
                 t["method"] == "positive")
-            cs = np.asarray(cfg.cs)
-            med = [np.median(margin[sel & (t["c"] == c)]) for c in cs]
-            ax.loglog(cs, med, marker=mk, label=f"{act}, r = {r:g}")
-    ax.axhline(1.0, color="k", lw=0.5)
-    ax.set(xlabel="output scale c", ylabel="r² α̂ / (4 f(x0)) (median)",
-           title="001: criterion margin (> 1: holds at the estimated α)")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
+            # (seeds, cs): the rows of one c are in seed order
+            margins[f"{act}, r = {r:g}"] = np.stack([margin[sel & (t["c"] == c)]
+                                                    for c in cfg.cs], axis=1)
+    fig = plots.rate_vs_parameter(np.asarray(cfg.cs), margins, xlabel="output scale c",
+                                  ylabel="r² α̂ / (4 f(x0))",
+                                  title="001: criterion margin (> 1: holds at the estimated α)",
+                                  device=device)
+    fig.axes[0].axhline(1.0, color="k", lw=0.5)
     figs["criterion_margin"] = fig
     return figs
 
