@@ -62,3 +62,15 @@ def test_eigenvalues_reconstruct_kappa():
     np.testing.assert_allclose(recon, p003.kappa(act, np.cos(u)), atol=1e-12)
     # softplus minus z/2 is even: the odd modes k >= 3 vanish
     assert np.all(mu[3::2] == 0.0)
+
+
+def test_slope_against_polyfit():
+    # the point estimate is the least-squares slope of log(mean over runs) on log x (np.polyfit
+    # as the reference); the bootstrap interval is ordered and brackets it for this clean data
+    rng = np.random.default_rng(3)
+    x = 2.0 ** np.arange(8, 14)
+    values = x**-0.4 * np.exp(0.05 * rng.standard_normal((6, x.size)))
+    s, lo, hi = p003._slope(x, values, 200)
+    want = np.polyfit(np.log(x), np.log(values.mean(0)), 1)[0]
+    np.testing.assert_allclose(s, want, rtol=1e-10)
+    assert lo <= s <= hi

@@ -41,11 +41,22 @@ kernel truncated at $k \le 256$, where $\mu_k$ is below $10^{-15}\mu_0$. The exc
 is $\|\beta - \tau\|^2$ by Parseval. The network's excess risk is averaged over a uniform
 grid of angles, which is exact for trigonometric polynomials of the grid's degree.
 
-**Why not ``villani.train``.** ``train`` draws minibatches from a fixed data set, either
-i.i.d. or by epoch-wise permutation. A permutation of a pre-drawn stream is still a valid
-i.i.d. stream, but it does not run in stream order, and the kernel baseline must see the
-same sequence. So the stream loop is a ``lax.scan`` here; a ``stream`` option in ``train``
+**Why the stream loop is not ``villani.train``.** ``train(..., batch_size=1)`` on a
+pre-drawn stream of $T$ samples would run the right dynamics, but not *in stream order*:
+it draws minibatches i.i.d. or from random permutations of the data set, and the kernel
+baseline must see the same sequence as the net (the comparison is paired). Its records
+also evaluate the full-batch loss and gradient over all $T$ samples (the "training loss"
+of a stream, which is not the excess risk measured here): with a record every ``block``
+steps that is $T^2/\text{block}$ per-sample gradients against $T$ for the run, 32× the
+run itself at QUICK and 512× at FULL, where a width-16384 full batch would not fit in
+memory under ``vmap``. So the stream loop is a ``lax.scan`` here; an in-order
+(``stream``) sampling option and a switch to skip the full-batch records in ``train``
 would cover it.
+
+**Library pieces.** The NTK drift is :func:`villani.ntk_drift` (closed-form two-layer Gram,
+vmapped over runs); log–log slopes are :func:`villani.fit_slope` (``log=True``), with a
+percentile bootstrap over runs done as one batched ``fit_slope`` call; the figures are
+:func:`villani.plots.rate_vs_parameter` and :func:`villani.plots.ntk_drift_vs_width`.
 
 **Counter-example.** tanh without bias makes every $g$ odd. On the even target
 $\cos 2\varphi$ the excess risk then plateaus at the energy of the target's even part,
@@ -55,6 +66,7 @@ $0.5$. The slope is about 0, so the rate verdict comes out False.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 
@@ -62,7 +74,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ... import nets
+from ... import nets, plots
+from ...diagnostics import fit_slope, ntk_drift
 from ..result import Paper, Result, Verdict
 
 __all__ = ["FULL", "PAPER", "QUICK", "Config", "kappa", "ntk_eigenvalues", "run"]
@@ -238,22 +251,17 @@ def _kernel_run(mu, phis, noise, tau, eta1, theta, block, k_max):
     return risks
 
 
-def _ntk_gram(net, params, x):
-    """Empirical NTK Gram J J^T on the inputs x, J the Jacobian of outputs in all params."""
-    jac = jax.jacrev(lambda p: net.apply(p, x))(params)
-    j = jnp.concatenate([a.reshape(x.shape[0], -1) for a in jax.tree.leaves(jac)], axis=1)
-    return j @ j.T
-
-
-def _slope(log_t, risks, reps, seed=0):
-    """Slope of log(mean risk) vs log T, and a bootstrap CI over runs (rows of risks)."""
-    risks = np.asarray(risks)
-    def fit(r):
-        return np.polyfit(log_t, np.log(r.mean(0)), 1)[0]
-    s = fit(risks)
-    rng = np.random.default_rng(seed)
-    boots = [fit(risks[rng.integers(0, risks.shape[0], risks.shape[0])]) for _ in range(reps)]
-    return float(s), float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))
+def _slope(x, values, reps, seed=0):
+    """Slope of log(mean over runs) vs log x (:func:`villani.fit_slope`), and a percentile
+    bootstrap CI over runs (the rows of ``values``): every resample is one row of one
+    batched ``fit_slope`` call."""
+    values = np.asarray(values)
+    n = values.shape[0]
+    idx = np.random.default_rng(seed).integers(0, n, (reps, n))
+    means = np.concatenate([values.mean(0)[None], values[idx].mean(1)])  # (1 + reps, k)
+    x = np.broadcast_to(np.asarray(x, dtype=np.float64), means.shape)
+    s = np.asarray(fit_slope(x, means, log=True).slope)
+    return float(s[0]), float(np.quantile(s[1:], 0.025)), float(np.quantile(s[1:], 0.975))
 
 
 def run(config: Config, key: jax.Array) -> Result:
@@ -275,11 +283,13 @@ def run(config: Config, key: jax.Array) -> Result:
     t_lo, t_hi = cfg.log2_t
     T = 2**t_hi
     blocks_at = 2 ** np.arange(t_lo, t_hi + 1) // cfg.block - 1  # block index of each T
-    log_t = np.log(2.0 ** np.arange(t_lo, t_hi + 1))
+    t_ck = 2.0 ** np.arange(t_lo, t_hi + 1)  # the checkpoints T
+    log_t = np.log(t_ck)
     k_stream, k_init, k_counter = jax.random.split(key, 3)
     stream_keys = jax.random.split(k_stream, cfg.stream_seeds)
     init_keys = jax.random.split(k_init, cfg.init_seeds)
     S, I = cfg.stream_seeds, cfg.init_seeds
+    run_init = np.tile(np.arange(I), S)  # the init of run j (runs are stream-major)
     phis, noise = jax.vmap(lambda k: _stream(k, T))(stream_keys)  # (S, T)
     eval_phi = 2 * math.pi * jnp.arange(cfg.eval_points) / cfg.eval_points
 
@@ -306,66 +316,69 @@ def run(config: Config, key: jax.Array) -> Result:
             rows["drift"].append(drift)
         return risks
 
-    def nn_batch(net, tau, theta):
+    run_stream = np.repeat(np.arange(S), I)  # the stream of run j
+
+    @functools.partial(jax.jit, static_argnums=0)  # one compile per network, not per (r, net)
+    def nn_batch(net, tau, theta, eta1):
         """All (stream, init) runs, vmapped; returns final params and (S*I, blocks) risks."""
         def one(sk, ik):
             p0 = net.init(init_keys[ik], 2)
-            return _nn_run(net, p0, phis[sk], noise[sk], tau, eta1_, theta, cfg.block, K_MAX,
+            return _nn_run(net, p0, phis[sk], noise[sk], tau, eta1, theta, cfg.block, K_MAX,
                            eval_phi)
-        sk, ik = np.meshgrid(np.arange(S), np.arange(I), indexing="ij")
-        return jax.jit(jax.vmap(one))(jnp.asarray(sk.ravel()), jnp.asarray(ik.ravel()))
+        return jax.vmap(one)(jnp.asarray(run_stream), jnp.asarray(run_init))
 
     kern = jax.jit(jax.vmap(lambda ph, nz, tau, theta: _kernel_run(
         jnp.asarray(mu), ph, nz, tau, eta1, theta, cfg.block, K_MAX), (0, 0, None, None)))
 
     slopes = {}
-    eta1_ = eta1
     x_ntk = _xy(2 * math.pi * jnp.arange(cfg.ntk_points) / cfg.ntk_points)
     drift_rows = {}
+    curves = {}  # label -> (runs, checkpoints) excess risks, for the figure
     for r in cfg.rs:
         tau = jnp.asarray(_teacher(mu, r))
         theta = 2 * r / (2 * r + 1)
         widths = sorted(set(cfg.widths) | {cfg.width}) if r == 0.5 else [cfg.width]
         for m in widths:
             net = nets.two_layer(m, act, init=nets.ntk_symmetric())
-            p_end, risks = nn_batch(net, tau, theta)
+            p_end, risks = nn_batch(net, tau, theta, eta1)
             if r == 0.5:
-                p0s = jax.vmap(lambda k, net=net: net.init(k, 2))(init_keys)
-                k0 = jax.vmap(lambda p, net=net: _ntk_gram(net, p, x_ntk))(p0s)  # (I, n, n)
-                kt = jax.vmap(lambda p, net=net: _ntk_gram(net, p, x_ntk))(p_end)
-                k0 = jnp.repeat(k0[None], S, axis=0).reshape(kt.shape)
-                drift = np.asarray(jnp.linalg.norm(kt - k0, axis=(1, 2))
-                                   / jnp.linalg.norm(k0, axis=(1, 2)))
+                # run j = (stream j // I, init j % I) started from init j % I
+                p0s = jax.vmap(lambda k, net=net: net.init(k, 2))(init_keys[run_init])
+                drift = np.asarray(jax.jit(jax.vmap(
+                    lambda pt, p0, net=net: ntk_drift(net, pt, p0, x_ntk)))(p_end, p0s))
                 drift_rows[m] = drift
             else:
                 drift = np.full(S * I, np.nan)
             exp_name = "rate" if m == cfg.width else "width"
             rk = add(exp_name, "softplus", r, m, "nn", risks, float(np.mean(drift)))
             if m == cfg.width:
-                slopes[("nn", r)] = _slope(log_t, rk, cfg.bootstrap)
+                slopes[("nn", r)] = _slope(t_ck, rk, cfg.bootstrap)
+                curves[f"nn, r = {r:g}"] = rk
             if r == 0.5:
                 drift_rows.setdefault("risk", {})[m] = rk.mean(0)
         kr = kern(phis, noise, tau, theta)
         rk = add("rate", "softplus", r, 0, "kernel", kr)
-        slopes[("kernel", r)] = _slope(log_t, rk, cfg.bootstrap)
+        slopes[("kernel", r)] = _slope(t_ck, rk, cfg.bootstrap)
+        curves[f"kernel, r = {r:g}"] = rk
         if r == 0.5:
             drift_rows["kernel_risk"] = rk.mean(0)
 
     # ---------------------------------------------------------------- counter-example
     tanh = nets.activation("tanh")
-    eta1_ = 1.0 / (2.0 * float(kappa(tanh, np.array([1.0]))[0]))
+    eta1_c = 1.0 / (2.0 * float(kappa(tanh, np.array([1.0]))[0]))
     tau_c = np.zeros(2 * K_MAX + 1)
     tau_c[2] = 1.0 / math.sqrt(2.0)  # cos 2phi = (1/sqrt2) * sqrt2 cos 2phi, energy 0.5
     net_c = nets.two_layer(cfg.counter_width, tanh, init=nets.ntk_symmetric())
-    _, risks_c = nn_batch(net_c, jnp.asarray(tau_c), 0.5)
+    _, risks_c = nn_batch(net_c, jnp.asarray(tau_c), 0.5, eta1_c)
     rk_c = add("counter", "tanh", math.nan, cfg.counter_width, "nn", risks_c)
-    slopes["counter"] = _slope(log_t, rk_c, cfg.bootstrap)
+    slopes["counter"] = _slope(t_ck, rk_c, cfg.bootstrap)
+    curves["tanh, cos 2φ"] = rk_c
 
     table = {k: np.asarray(v) for k, v in rows.items()}
     widths_sorted = sorted(drift_rows["risk"])
-    drifts = np.array([np.mean(drift_rows[m]) for m in widths_sorted])
-    drift_fit = _slope(np.log(widths_sorted), np.stack(
-        [drift_rows[m] for m in widths_sorted], axis=1), cfg.bootstrap)
+    drift_runs = np.stack([drift_rows[m] for m in widths_sorted], axis=1)  # (runs, W)
+    drifts = drift_runs.mean(0)
+    drift_fit = _slope(widths_sorted, drift_runs, cfg.bootstrap)
     # smallest width within 10 % of kernel SGD, per T
     kr_mean = drift_rows["kernel_risk"]
     within = np.stack([np.abs(drift_rows["risk"][m] - kr_mean) <= 0.1 * kr_mean
@@ -374,14 +387,14 @@ def run(config: Config, key: jax.Array) -> Result:
                           for w in within.T])
     verdicts = _verdicts(cfg, slopes, widths_sorted, drifts, drift_fit, min_width, log_t,
                          rk_c)
-    figures = _figures(cfg, table, widths_sorted, drifts, drift_fit)
+    device = jax.devices()[0].platform
+    figures = _figures(cfg, t_ck, curves, widths_sorted, drift_runs, device)
     meta = dict(config=dataclasses.asdict(cfg), seconds=time.perf_counter() - t_start,
                 eta1=eta1, kappa1=k1, mu=mu[:17].tolist(), slopes={str(k): v for k, v in
                                                                    slopes.items()},
                 drift_exponent=drift_fit, min_width_within_10pct=dict(
                     zip([round(math.exp(v)) for v in log_t], min_width.tolist())),
-                kappa_method="Gauss-Hermite quadrature, 80x80 nodes",
-                device=jax.devices()[0].platform)
+                kappa_method="Gauss-Hermite quadrature, 80x80 nodes", device=device)
     return Result(paper="003", table=table, figures=figures, verdicts=verdicts, meta=meta)
 
 
@@ -427,34 +440,15 @@ def _verdicts(cfg, slopes, widths, drifts, drift_fit, min_width, log_t, risks_c)
     return out
 
 
-def _figures(cfg, t, widths, drifts, drift_fit):
-    import matplotlib
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    figs = {}
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for r in cfg.rs:
-        for method, ls in (("nn", "-"), ("kernel", "--")):
-            sel = (t["experiment"] == "rate") & (t["r"] == r) & (t["method"] == method)
-            ax.loglog(t["T"][sel], t["excess_risk"][sel], ls, marker="o",
-                      label=f"{method}, r = {r:g}")
-    sel = t["experiment"] == "counter"
-    ax.loglog(t["T"][sel], t["excess_risk"][sel], ":", marker="x", label="tanh, cos 2φ")
-    ax.set(xlabel="T", ylabel="excess risk (mean over runs)",
-           title="003: last-iterate online SGD")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    figs["excess_risk"] = fig
-
-    fig, ax = plt.subplots(figsize=(5, 4))
-    ax.loglog(widths, drifts, "o-", label=f"drift, exponent {drift_fit[0]:.2f}")
-    ax.loglog(widths, drifts[0] * (np.asarray(widths) / widths[0]) ** -0.5, "k:",
-              label="M^(−1/2)")
-    ax.set(xlabel="width M", ylabel="‖K_T − K_0‖_F / ‖K_0‖_F", title="003: NTK drift")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    figs["ntk_drift"] = fig
+def _figures(cfg, t_ck, curves, widths, drift_runs, device):
+    r0 = cfg.rs[0]
+    figs = {"excess_risk": plots.rate_vs_parameter(
+        t_ck, curves, reference={f"−2r/(2r+1) at r = {r0:g}": -2 * r0 / (2 * r0 + 1)},
+        xlabel="T", ylabel="excess risk (median over runs)",
+        title="003: last-iterate online SGD", device=device)}
+    figs["ntk_drift"] = plots.ntk_drift_vs_width(
+        np.asarray(widths), drift_runs, reference=-0.5,
+        title="003: NTK drift ‖K_T − K_0‖_F / ‖K_0‖_F", device=device)
     return figs
 
 
