@@ -18,7 +18,6 @@ import platform
 
 import jax
 import jax.flatten_util
-import jax.numpy as jnp
 import numpy as np
 from _timing import timeit
 

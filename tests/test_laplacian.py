@@ -15,6 +15,7 @@ RTOL = 1e-10  # float64, relative to the trace's scale
 HYP = settings(max_examples=6, deadline=None, derandomize=True)  # more under -m slow below
 
 
+@jax.jit
 def _dense(obj, params):
     theta, unravel = jax.flatten_util.ravel_pytree(params)
     h = jax.hessian(lambda t: obj.value(unravel(t)))(theta)
@@ -23,13 +24,15 @@ def _dense(obj, params):
 
 def _assert_matches(obj, params, method):
     tr, diag, scale = _dense(obj, params)
-    got = laplacian(obj, params, method)
+    got, got_diag = jax.jit(lambda o, p: (laplacian(o, p, method), hessian_diagonal(o, p, method)))(
+        obj, params)
     np.testing.assert_allclose(got, tr, rtol=0, atol=RTOL * (1.0 + float(scale)))
-    got_diag = hessian_diagonal(obj, params, method)
     assert jax.tree_util.tree_structure(got_diag) == jax.tree_util.tree_structure(params)
     for g, w in zip(jax.tree_util.tree_leaves(got_diag), jax.tree_util.tree_leaves(diag)):
         assert g.shape == w.shape
         np.testing.assert_allclose(g, w, rtol=0, atol=RTOL * (1.0 + float(scale)))
+    np.testing.assert_allclose(laplacian(obj, params, method), tr, rtol=0,  # eager path too
+                               atol=RTOL * (1.0 + float(scale)))
 
 
 @HYP
@@ -150,7 +153,7 @@ def test_bad_input(key):
     multi = Objective(nets.mlp((4,), out_dim=2), ds)
     with pytest.raises(ValueError, match="out_dim"):
         laplacian(multi, multi.net.init(key, 3), "exact")
-    big = Objective(nets.two_layer(REFERENCE_MAX_PARAMS // 3 + 1), ds)  # p = 4 m > bound
+    big = Objective(nets.two_layer(REFERENCE_MAX_PARAMS // 4 + 1), ds)  # p = 4 m > bound (d = 3, a)
     with pytest.raises(ValueError, match="exact.*hutchinson"):
         laplacian(big, big.net.init(key, 3), "reference")
     with pytest.raises(ValueError, match="unknown method"):

@@ -135,7 +135,7 @@ def _increasing(m: Array, tail: int) -> Array:
 
 def check_villani(objective: Objective, scale: float | Array, key: PRNGKey, radii: Any,
                   n_directions: int = 16, *, rays: str = "auto", method: str = "auto",
-                  tail: int = 3, loss_level: float | Array | None = None,
+                  tail: int | None = None, loss_level: float | Array | None = None,
                   v_level: float | Array = 0.0) -> VillaniCheck:
     r"""Check the three Villani conditions of $L$ at scale $s$ along rays $\theta = r u$.
 
@@ -173,7 +173,8 @@ def check_villani(objective: Objective, scale: float | Array, key: PRNGKey, radi
         n_directions: number of directions $D$ (static).
         rays: ``"auto"``, ``"random"``, ``"bounded"`` or ``"both"`` (static).
         method: Laplacian method (``"auto"``, ``"closed_form"``, ``"exact"``, ``"reference"``).
-        tail: how many of the largest radii the growth rule looks at ($2 \le$ tail $\le R$).
+        tail: how many of the largest radii the growth rule looks at ($2 \le$ tail $\le R$;
+            default $\min(3, R)$).
         loss_level: the level the last minimum of $L$ must exceed.
         v_level: the level the last minimum of $V_s$ must exceed.
 
@@ -204,6 +205,8 @@ def check_villani(objective: Objective, scale: float | Array, key: PRNGKey, radi
         raise ValueError(f"rays: expected one of {', '.join(_RAYS)}, got {rays!r}")
     if method == "hutchinson":
         raise ValueError("method: check_villani needs an exact Laplacian, got 'hutchinson'")
+    if tail is None:
+        tail = min(3, r.shape[0])
     if isinstance(tail, bool) or not isinstance(tail, int) or not 2 <= tail <= r.shape[0]:
         raise ValueError(f"tail: expected an int in [2, len(radii)={r.shape[0]}], got {tail!r}")
     bounded_ok = _has_bounded_rays(objective)
