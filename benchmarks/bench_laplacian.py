@@ -14,12 +14,18 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
-import platform
 
 import jax
 import jax.flatten_util
 import numpy as np
-from _timing import timeit
+from _timing import device_info, time_fn
+
+
+def timeit(fn, *args, repeats=10):
+    """main's ``time_fn`` in milliseconds, without the output."""
+    t = time_fn(fn, *args, repeats=repeats)
+    return {"first_call_ms": 1e3 * t["first_s"], "compile_ms": 1e3 * t["compile_s"],
+            "median_ms": 1e3 * t["median_s"], "min_ms": 1e3 * t["min_s"], "repeats": repeats}
 
 jax.config.update("jax_enable_x64", True)
 
@@ -95,13 +101,16 @@ def main(quick: bool = False):
     if quick:
         cases = [(c[0], c[1], c[2], c[3], 256) for c in cases[:1]]
     rows = [run_case(*c, key, repeats=reps) for c in cases]
-    meta = {"device": "cpu", "cores": 2, "machine": platform.machine(), "jax": jax.__version__,
-            "dtype": "float64", "loss": "logistic", "l2": 0.01, "seeds_for_probe_search": SEEDS,
+    meta = {"device": device_info(), "dtype": "float64", "loss": "logistic", "l2": 0.01,
+            "seeds_for_probe_search": SEEDS,
             "target_rel_err": TARGET, "note": "shared 2-core CPU (load from other jobs)"}
     out = pathlib.Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
     (out / "bench_laplacian.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
-    lines = ["# Laplacian: ratios to one gradient (device: cpu, 2 cores, float64)", "",
+    info = meta["device"]
+    lines = ["# Laplacian: ratios to one gradient (float64)", "",
+             f"Device: {info['platform']} ({info['device']}), {info['cpu_count']} CPU cores, "
+             f"jax {info['jax']}, 1-min load average {info['loadavg_1min']}.", "",
              "| case | p | grad ms | fast (method) x grad | reference x grad | Hutchinson probes | "
              "Hutchinson x grad |", "|---|---|---|---|---|---|---|"]
     for r in rows:
