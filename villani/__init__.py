@@ -32,7 +32,13 @@ from .trajectory import Trajectory as Trajectory
 from .trajectory import divergence_message as divergence_message
 
 # --- diagnostics (issue 4): lap ---
-
+# isort: split
+from .diagnostics import TraceEstimate as TraceEstimate
+from .diagnostics import VillaniCheck as VillaniCheck
+from .diagnostics import check_villani as check_villani
+from .diagnostics import hessian_diagonal as hessian_diagonal
+from .diagnostics import laplacian as laplacian
+from .diagnostics import villani_radius as villani_radius
 
 # --- diagnostics (issue 4): ntk ---
 # isort: split
