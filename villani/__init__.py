@@ -21,6 +21,15 @@ from .trajectory import Trajectory as Trajectory
 from .trajectory import divergence_message as divergence_message
 
 # --- dynamics (issue 3) ---
+from . import dynamics as dynamics
+from . import optim as optim
+from .dynamics import GradientNoise as GradientNoise
+from .dynamics import gradient_flow as gradient_flow
+from .dynamics import gradient_noise as gradient_noise
+from .dynamics import langevin as langevin
+from .dynamics import per_sample_grads as per_sample_grads
+from .dynamics import sgd_sde as sgd_sde
+from .dynamics import train as train
 
 
 # --- diagnostics (issue 4): lap ---
@@ -30,7 +39,16 @@ from .trajectory import divergence_message as divergence_message
 
 
 # --- diagnostics (issue 4): pl ---
-
+# isort: split
+from . import diagnostics as diagnostics
+from .diagnostics import fit_rate as fit_rate
+from .diagnostics import fit_slope as fit_slope
+from .diagnostics import local_pl_check as local_pl_check
+from .diagnostics import pl_ratio as pl_ratio
+from .diagnostics import pl_ratio_along as pl_ratio_along
+from .diagnostics import predicted_rate as predicted_rate
+from .diagnostics import proxy_pl as proxy_pl
+from .diagnostics import quadratic_rate as quadratic_rate
 
 # --- experiments (issues 5, 6) ---
 
