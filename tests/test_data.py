@@ -69,3 +69,10 @@ def test_real_datasets():
     assert dg.d == 64 and set(np.unique(np.asarray(dg.y))) == {-1.0, 1.0}
     with pytest.raises(ValueError, match="negative"):
         data.digits(3, 3)
+
+
+def test_dataset_built_inside_jit_from_concrete_arrays(key):
+    # inside jit, jnp ops on closed-over constants are traced: validation must not break
+    x, y = jax.random.normal(key, (5, 2)), jnp.ones(5)
+    out = jax.jit(lambda: data.Dataset(x, y).x.sum())()
+    np.testing.assert_allclose(out, x.sum())

@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._types import Array, PRNGKey, is_concrete
+from ._types import Array, PRNGKey, all_finite
 
 __all__ = [
     "Dataset",
@@ -54,8 +54,8 @@ class Dataset:
                 f"y: length {y.shape[0]} does not match the number of inputs x: {x.shape[0]}"
             )
         for name, a in (("x", x), ("y", y)):
-            if is_concrete(a) and not bool(jnp.all(jnp.isfinite(a))):
-                bad = int(jnp.sum(~jnp.isfinite(a)))
+            if all_finite(a) is False:
+                bad = int(np.sum(~np.isfinite(np.asarray(a))))
                 raise ValueError(f"{name}: expected finite values, found {bad} NaN/inf entries")
         self.x = x
         self.y = y
