@@ -33,6 +33,13 @@ from .dynamics import train as train
 
 
 # --- diagnostics (issue 4): lap ---
+from . import diagnostics as diagnostics
+from .diagnostics import TraceEstimate as TraceEstimate
+from .diagnostics import VillaniCheck as VillaniCheck
+from .diagnostics import check_villani as check_villani
+from .diagnostics import hessian_diagonal as hessian_diagonal
+from .diagnostics import laplacian as laplacian
+from .diagnostics import villani_radius as villani_radius
 
 
 # --- diagnostics (issue 4): ntk ---
