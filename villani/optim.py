@@ -47,24 +47,22 @@ __all__ = [
 ]
 
 
+def _check_scalar(name: str, v: Any, ok, expected: str) -> None:
+    """Validate a concrete scalar hyperparameter; tracers (vmapped values) pass."""
+    if is_concrete(v):
+        a = np.asarray(v)
+        if a.ndim != 0:
+            raise ValueError(f"{name}: expected a scalar, got shape {a.shape}")
+        if not (math.isfinite(float(a)) and ok(float(a))):
+            raise ValueError(f"{name}: expected {expected}, got {float(a)}")
+
+
 def _check_lr(lr: Any) -> None:
-    if is_concrete(lr):
-        v = np.asarray(lr)
-        if v.ndim != 0:
-            raise ValueError(f"lr: expected a scalar learning rate, got shape {v.shape}")
-        v = float(v)
-        if not (math.isfinite(v) and v > 0):
-            raise ValueError(f"lr: expected a finite learning rate > 0, got {v}")
+    _check_scalar("lr", lr, lambda v: v > 0, "a finite learning rate > 0")
 
 
 def _check_momentum(momentum: Any) -> None:
-    if is_concrete(momentum):
-        v = np.asarray(momentum)
-        if v.ndim != 0:
-            raise ValueError(f"momentum: expected a scalar, got shape {v.shape}")
-        v = float(v)
-        if not (0.0 <= v < 1.0):
-            raise ValueError(f"momentum: expected 0 <= momentum < 1, got {v}")
+    _check_scalar("momentum", momentum, lambda v: 0.0 <= v < 1.0, "0 <= momentum < 1")
 
 
 def gd(lr: float) -> optax.GradientTransformation:

@@ -12,7 +12,12 @@ from .villani import villani_radius as villani_radius
 
 
 # --- ntk.py, spectrum.py (ntk) ---
-
+from .ntk import NTKSpectrum as NTKSpectrum
+from .ntk import ntk as ntk
+from .ntk import ntk_drift as ntk_drift
+from .ntk import ntk_infinite as ntk_infinite
+from .ntk import ntk_lambda0 as ntk_lambda0
+from .ntk import ntk_spectrum as ntk_spectrum
 
 # --- pl.py, rates.py (pl) ---
 from .pl import LocalPLCheck as LocalPLCheck
@@ -33,3 +38,7 @@ from .rates import fit_slope as fit_slope
 from .rates import predicted_rate as predicted_rate
 from .rates import quadratic_rate as quadratic_rate
 from .rates import t_quantile as t_quantile
+from .spectrum import HessianSpectrum as HessianSpectrum
+from .spectrum import SpectralDensity as SpectralDensity
+from .spectrum import hessian_spectrum as hessian_spectrum
+from .spectrum import spectral_density as spectral_density

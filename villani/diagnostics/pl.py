@@ -14,6 +14,7 @@ any callable ``params -> scalar``.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
@@ -46,6 +47,19 @@ def _value_fn(objective: Any) -> Callable[[Params], Array]:
         return objective
     raise TypeError(f"objective: expected a villani Objective or a callable params -> scalar, "
                     f"got {type(objective).__name__}")
+
+
+def _split_objective(objective: Any) -> tuple[Any, Any]:
+    # (static callable, None) for a plain function; (None, objective) for an Objective, so its
+    # data travel as traced leaves (vmap over data sets, no constants baked into the program)
+    _value_fn(objective)
+    if hasattr(objective, "value") and callable(objective.value):
+        return None, objective
+    return objective, None
+
+
+def _join_objective(static: Any, dyn: Any) -> Callable[[Params], Array]:
+    return dyn.value if static is None else static
 
 
 def _sqnorm(tree: Any) -> Array:
@@ -282,7 +296,7 @@ def local_pl_check(objective: Any, params0: Params, radius: float | Array, *, ke
         arXiv:2203.16462 (criterion $4f(x_0) < r^2\alpha(x_0, r)$); the GD constants are
         villani's derivation (PAPERS.md, 001).
     """
-    value = _value_fn(objective)
+    _value_fn(objective)
     if is_concrete(n_starts) and (int(n_starts) != n_starts or n_starts < 1):
         raise ValueError(f"n_starts: expected an integer >= 1, got {n_starts}")
     if is_concrete(steps) and (int(steps) != steps or steps < 0):
@@ -296,10 +310,20 @@ def local_pl_check(objective: Any, params0: Params, radius: float | Array, *, ke
         raise ValueError("lr: the GD statement also needs smoothness (L = sup ||Hessian|| on B(x0, 2r))")
     n_starts, steps = int(n_starts), int(steps)
 
+    leaves0 = jax.tree_util.tree_leaves(params0)
+    if not leaves0 or not all(jnp.issubdtype(jnp.result_type(x), jnp.floating) for x in leaves0):
+        raise TypeError(f"params0: expected a pytree of floating-point arrays, got {params0!r:.200}")
+    static, dyn = _split_objective(objective)
+    return _local_pl_core(static, n_starts, steps, dyn, params0, radius, key, f_star, smoothness, lr,
+                          grad_bound)
+
+
+# one compiled program per (objective function, sizes): repeated checks do not recompile
+@functools.partial(jax.jit, static_argnums=(0, 1, 2))
+def _local_pl_core(static, n_starts, steps, dyn, params0, r, key, f_star, L_arg, lr_arg, gb_arg):
+    value = _join_objective(static, dyn)
     x0, unravel = jax.flatten_util.ravel_pytree(params0)
-    if not jnp.issubdtype(x0.dtype, jnp.floating):
-        raise TypeError(f"params0: expected floating-point leaves, got dtype {x0.dtype}")
-    r = jnp.asarray(radius, dtype=x0.dtype)
+    r = jnp.asarray(r, dtype=x0.dtype)
 
     def f(x):
         return value(unravel(x)) - f_star
@@ -347,13 +371,13 @@ def local_pl_check(objective: Any, params0: Params, radius: float | Array, *, ke
     a_pos = alpha > 0
     path = jnp.where(a_pos, 2.0 * jnp.sqrt(jnp.maximum(f0, 0.0) / jnp.where(a_pos, alpha, 1.0)),
                      jnp.inf)
-    gb = jnp.max(gmaxs) if grad_bound is None else jnp.asarray(grad_bound, x0.dtype)
+    gb = jnp.max(gmaxs) if gb_arg is None else jnp.asarray(gb_arg, x0.dtype)
     out = LocalPLCheck(f0, alpha, r, holds, margin, alpha, path, witness, gb)
-    if smoothness is None:
+    if L_arg is None:
         return out
-    L = jnp.asarray(smoothness, x0.dtype)
+    L = jnp.asarray(L_arg, x0.dtype)
     eta_max = jnp.minimum(1.0 / L, jnp.where(gb > 0, r / jnp.where(gb > 0, gb, 1.0), jnp.inf))
-    eta = eta_max if lr is None else jnp.asarray(lr, x0.dtype)
+    eta = eta_max if lr_arg is None else jnp.asarray(lr_arg, x0.dtype)
     lr_ok = eta <= eta_max * (1 + 1e-12)
     shrink = 1.0 - L * eta / 2.0
     gd_holds = lr_ok & (4.0 * f0 < r * r * alpha * shrink**2)
@@ -452,7 +476,7 @@ def proxy_pl(objective: Any, params_path: Any, proxy: Callable[[Params], Array],
         S. Frei, Q. Gu, "Proxy convexity: a unified framework for the analysis of neural
         networks trained by gradient descent", NeurIPS 2021, arXiv:2106.13792.
     """
-    value = _value_fn(objective)
+    _value_fn(objective)
     if is_concrete(a) and not (math.isfinite(float(a)) and float(a) > 0):
         raise ValueError(f"a: expected a finite exponent > 0, got {a}")
     _check_finite_scalar("xi", xi)
@@ -468,6 +492,20 @@ def proxy_pl(objective: Any, params_path: Any, proxy: Callable[[Params], Array],
     if any(x.shape[0] != K for x in leaves):
         raise ValueError(f"params_path: leaves disagree on the time axis: {[x.shape[0] for x in leaves]}")
 
+    hv = 0.0
+    if h_v is not None:
+        hv = h_v(v) if callable(h_v) else h_v
+    static, dyn = _split_objective(objective)
+    return _proxy_core(static, proxy, float(rtol), dyn, path, v, hv, xi, a, mu, lr)
+
+
+# module level and jitted: one compiled program per (objective, proxy); eager op-by-op
+# dispatch of this bookkeeping costs seconds
+@functools.partial(jax.jit, static_argnums=(0, 1, 2))
+def _proxy_core(static, proxy, rtol, dyn, path, v, hv, xi, a, mu_arg, eta):
+    value = _join_objective(static, dyn)
+    K = jax.tree_util.tree_leaves(path)[0].shape[0]
+
     def one(w):
         val, g = jax.value_and_grad(value)(w)
         out = [val, jnp.sqrt(_sqnorm(g)), proxy(w)]
@@ -480,21 +518,18 @@ def proxy_pl(objective: Any, params_path: Any, proxy: Callable[[Params], Array],
 
     res = jax.vmap(one)(path)
     loss, gn, gval = res[0], res[1], res[2]
-    hv = 0.0
-    if h_v is not None:
-        hv = h_v(v) if callable(h_v) else h_v
     gap = None if v is None else res[3] - (gval - hv)
     excess = gval - xi
     pos = excess > 0
     powed = jnp.where(pos, jnp.where(pos, excess, 1.0) ** a, 0.0)
     ratios = jnp.where(pos, gn / jnp.where(pos, powed, 1.0), jnp.inf)
     mu_best = jnp.min(ratios)
-    mu_used = mu_best if mu is None else jnp.asarray(mu, gn.dtype)
+    mu_used = mu_best if mu_arg is None else jnp.asarray(mu_arg, gn.dtype)
     fails = gn < mu_used * powed * (1 - rtol)
     out = ProxyPL(loss, gn, gval, gap, mu_best, mu_used, fails)
-    if lr is None:
+    if eta is None:
         return out
-    eta = jnp.asarray(lr, gn.dtype)
+    eta = jnp.asarray(eta, gn.dtype)
     T = jnp.arange(1, K + 1, dtype=gn.dtype)
     min_proxy = jax.lax.cummin(gval)
     mp = jnp.where(mu_used > 0, mu_used, 1.0)

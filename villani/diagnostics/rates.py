@@ -16,6 +16,7 @@ distance to the optimum, the loss rate is twice the iterate rate.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, NamedTuple
 
@@ -51,6 +52,7 @@ def _t_cdf_upper(t: Array, df: Array) -> Array:
     return 0.5 * jax.scipy.special.betainc(df / 2.0, 0.5, df / (df + t * t))
 
 
+@jax.jit
 def t_quantile(p: float | Array, df: float | Array) -> Array:
     r"""Quantile of Student's $t$ distribution (jit/vmap-able; no SciPy needed).
 
@@ -187,9 +189,13 @@ def fit_slope(x: Array, y: Array, *, log: bool = False, level: float = 0.95,
         if np.any(n < 3):
             raise ValueError(f"x, y: a line fit with a confidence interval needs at least 3 usable "
                              f"points, got {n.min()}")
-    fit = jnp.vectorize(lambda a, b, c: tuple(_masked_linfit(a, b, c, level)[:5]),
-                        signature="(k),(k),(k)->(),(),(),(2),()")(x, y, m)
-    return SlopeFit(*fit, level)
+    return SlopeFit(*_linfit_batch(x, y, m, level), level)
+
+
+@functools.partial(jax.jit, static_argnums=3)
+def _linfit_batch(x, y, m, level):
+    return jnp.vectorize(lambda a, b, c: tuple(_masked_linfit(a, b, c, level)[:5]),
+                         signature="(k),(k),(k)->(),(),(),(2),()")(x, y, m)
 
 
 # ----------------------------------------------------------------------------- rate fits
@@ -244,6 +250,20 @@ def _window_mask(steps: Array, gap: Array, valid: Array, window: Any,
         return use & (idx >= start) & (idx <= stop)
     lo, hi = window
     return use & (steps >= lo) & (steps <= hi)
+
+
+@functools.partial(jax.jit, static_argnums=(4, 5, 6))
+def _fit_rate_core(st, gap, vd, lohi, kind, level, bounds):
+    window = lohi if kind == "range" else kind
+
+    def one(s, g, v):
+        m = _window_mask(s, g, v, window, bounds)
+        fit = _masked_linfit(s, jnp.log(jnp.where(m, g, 1.0)), m, level)
+        big = jnp.where(m, s, -jnp.inf).max()
+        small = jnp.where(m, s, jnp.inf).min()
+        return fit.slope, fit.intercept, fit.stderr, fit.ci, fit.n_points, jnp.stack([small, big])
+
+    return jnp.vectorize(one, signature="(k),(k),(k)->(),(),(),(2),(),(2)")(st, gap, vd)
 
 
 def fit_rate(trajectory_or_values: Any, *, steps: Array | None = None, f_star: float | Array = 0.0,
@@ -338,15 +358,9 @@ def fit_rate(trajectory_or_values: Any, *, steps: Array | None = None, f_star: f
                          f"got {st.shape} and {vd.shape}") from None
     gap = vals - f_star
 
-    def one(s, g, v):
-        m = _window_mask(s, g, v, window, (lo_b, hi_b))
-        fit = _masked_linfit(s, jnp.log(jnp.where(m, g, 1.0)), m, level)
-        big = jnp.where(m, s, -jnp.inf).max()
-        small = jnp.where(m, s, jnp.inf).min()
-        return fit.slope, fit.intercept, fit.stderr, fit.ci, fit.n_points, jnp.stack([small, big])
-
-    f = jnp.vectorize(one, signature="(k),(k),(k)->(),(),(),(2),(),(2)")
-    slope, intercept, se, ci, npts, win = f(st, gap, vd)
+    kind = window if window is None or isinstance(window, str) else "range"
+    lohi = None if kind != "range" else (window[0], window[1])
+    slope, intercept, se, ci, npts, win = _fit_rate_core(st, gap, vd, lohi, kind, level, (lo_b, hi_b))
     if is_concrete(npts) and np.any(np.asarray(npts) < 3):
         bad = np.argwhere(np.asarray(npts) < 3)
         where = f" (run {tuple(int(i) for i in bad[0])})" if np.ndim(npts) else ""

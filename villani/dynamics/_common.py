@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._types import Array, Params, is_concrete
+from .._types import Array, Params, all_finite, is_concrete
 from ..losses import Objective
 
 Metrics = Mapping[str, Callable[[Params], Array]] | None
@@ -23,10 +23,8 @@ def check_objective(objective: Any) -> None:
 
 def check_params(objective: Objective, params: Params) -> None:
     objective.check_params(params)
-    leaves = jax.tree_util.tree_leaves(params)
-    if all(is_concrete(x) for x in leaves):
-        if not all(bool(jnp.all(jnp.isfinite(x))) for x in leaves):
-            raise ValueError("params: expected finite initial parameters, found NaN/inf entries")
+    if all_finite(params) is False:
+        raise ValueError("params: expected finite initial parameters, found NaN/inf entries")
 
 
 def check_int(name: str, v: Any, lo: int, hi: int | None = None, what: str = "") -> int:

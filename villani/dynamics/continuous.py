@@ -48,13 +48,8 @@ _DEFAULT_SAVES = 101
 def _static_float(name: str, v: Any) -> float:
     if not is_concrete(v):
         raise TypeError(f"{name}: expected a Python number (it fixes the time grid), got a tracer")
-    a = np.asarray(v)
-    if a.ndim != 0:
-        raise ValueError(f"{name}: expected a scalar, got shape {a.shape}")
-    f = float(a)
-    if not (math.isfinite(f) and f > 0):
-        raise ValueError(f"{name}: expected a finite value > 0, got {f}")
-    return f
+    check_positive(name, v)
+    return float(np.asarray(v))
 
 
 def _save_times(saveat: Any, t1: float) -> tuple[tuple[float, ...], bool]:
