@@ -369,6 +369,8 @@ def _figures(config, rays, finals, sde, sat):
             v = rays[(act, fac)]
             ax.plot(config.radii, np.sign(v) * np.log1p(np.abs(v)), "o-", label=f"λ = {fac:g}·λ_c")
         ax.set_xscale("log")
+        ax.minorticks_off()
+        ax.set_xticks(config.radii, [f"{r:g}" for r in config.radii])
         ax.set_xlabel("radius r")
         ax.set_ylabel("sign·log(1+|min V_s|)")
         ax.set_title(act)
