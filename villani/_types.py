@@ -28,3 +28,12 @@ def all_finite(tree: Any) -> bool | None:
     if not all(is_concrete(x) for x in leaves):
         return None
     return all(bool(np.all(np.isfinite(np.asarray(x)))) for x in leaves)
+
+
+def check_positive_int(name: str, v: Any) -> int:
+    """``v`` as an int >= 1, or a ``TypeError``/``ValueError`` naming ``name``."""
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        raise TypeError(f"{name}: expected a positive int, got {v!r}")
+    if v < 1:
+        raise ValueError(f"{name}: expected a positive int, got {v}")
+    return int(v)

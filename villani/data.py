@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._types import Array, PRNGKey, all_finite, is_concrete
+from ._types import Array, PRNGKey, all_finite, check_positive_int, is_concrete
 
 __all__ = [
     "Dataset",
@@ -85,14 +85,6 @@ class Dataset:
         return obj
 
 
-def _check_pos_int(name: str, v: Any) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-        raise TypeError(f"{name}: expected a positive int, got {v!r}")
-    if v < 1:
-        raise ValueError(f"{name}: expected a positive int, got {v}")
-    return int(v)
-
-
 def unit_sphere(key: PRNGKey, n: int, d: int) -> Array:
     r"""``n`` points uniform on the unit sphere $S^{d-1}$, shape ``(n, d)``.
 
@@ -101,7 +93,7 @@ def unit_sphere(key: PRNGKey, n: int, d: int) -> Array:
         >>> bool(jnp.allclose(jnp.linalg.norm(x, axis=1), 1.0))
         True
     """
-    n, d = _check_pos_int("n", n), _check_pos_int("d", d)
+    n, d = check_positive_int("n", n), check_positive_int("d", d)
     g = jax.random.normal(key, (n, d))
     return g / jnp.linalg.norm(g, axis=1, keepdims=True)
 
@@ -130,7 +122,7 @@ def linearly_independent(key: PRNGKey, n: int, d: int, condition: float = 1.0) -
         >>> round(float(ev[-1] / ev[0]), 6)
         10.0
     """
-    n, d = _check_pos_int("n", n), _check_pos_int("d", d)
+    n, d = check_positive_int("n", n), check_positive_int("d", d)
     if d < n:
         raise ValueError(f"d: linearly independent inputs need d >= n, got d={d} < n={n}")
     if not condition >= 1.0:
@@ -174,7 +166,7 @@ def margin_separable(key: PRNGKey, n: int, d: int, margin: float) -> Dataset:
         >>> bool(jnp.all(ds.y * ds.x[:, 0] >= 0.1 - 1e-12))
         True
     """
-    n, d = _check_pos_int("n", n), _check_pos_int("d", d)
+    n, d = check_positive_int("n", n), check_positive_int("d", d)
     if d < 2:
         raise ValueError(f"d: a margin needs d >= 2, got d={d}")
     if is_concrete(margin) and not 0.0 < float(margin) < 1.0:
@@ -241,7 +233,7 @@ def gaussian_mixture(key: PRNGKey, n: int, d: int, separation: float = 2.0) -> D
         >>> ds.x.shape
         (100, 5)
     """
-    n, d = _check_pos_int("n", n), _check_pos_int("d", d)
+    n, d = check_positive_int("n", n), check_positive_int("d", d)
     if not separation >= 0:
         raise ValueError(f"separation: expected >= 0, got {separation}")
     ku, ky, kx = jax.random.split(key, 3)

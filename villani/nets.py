@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._types import Array, Params, PRNGKey
+from ._types import Array, Params, PRNGKey, check_positive_int
 
 __all__ = [
     "ACTIVATIONS",
@@ -357,14 +357,6 @@ def positive(hidden_scale: float = 1.0, output_scale: float = 10.0) -> Initializ
 _PARAMETRIZATIONS = ("ntk", "standard")
 
 
-def _check_width(name: str, width: Any) -> int:
-    if isinstance(width, bool) or not isinstance(width, (int, np.integer)):
-        raise TypeError(f"{name}: expected a positive int, got {width!r}")
-    if width < 1:
-        raise ValueError(f"{name}: expected a positive int, got {width}")
-    return int(width)
-
-
 def _check_parametrization(p: str) -> str:
     if p not in _PARAMETRIZATIONS:
         raise ValueError(f"parametrization: expected one of {_PARAMETRIZATIONS}, got {p!r}")
@@ -372,7 +364,7 @@ def _check_parametrization(p: str) -> str:
 
 
 def _check_in_dim(in_dim: Any) -> int:
-    return _check_width("in_dim", in_dim)
+    return check_positive_int("in_dim", in_dim)
 
 
 def _check_x(x: Array, in_dim: int) -> None:
@@ -514,7 +506,7 @@ def two_layer(width: int, activation: str | Activation = "tanh", *,
         >>> net.apply(params, jnp.ones((5, 3))).shape
         (5,)
     """
-    width = _check_width("width", width)
+    width = check_positive_int("width", width)
     act = _activation(activation)
     _check_parametrization(parametrization)
     if init is None:
@@ -618,12 +610,12 @@ def mlp(widths: Sequence[int], activation: str | Activation = "tanh", *,
     """
     if isinstance(widths, (int, np.integer)):
         widths = (widths,)
-    widths = tuple(_check_width("widths", w) for w in widths)
+    widths = tuple(check_positive_int("widths", w) for w in widths)
     if not widths:
         raise ValueError("widths: expected at least one hidden width, got ()")
     act = _activation(activation)
     _check_parametrization(parametrization)
-    out_dim = _check_width("out_dim", out_dim)
+    out_dim = check_positive_int("out_dim", out_dim)
     if init is None:
         init = gaussian(1.0) if parametrization == "ntk" else lecun()
     if not isinstance(init, Initializer):

@@ -177,6 +177,9 @@ def rate_vs_parameter(x: Any, rate: Any, *, reference: Mapping[str, float] | Non
         ax.plot(grid, y0 * (grid / x0) ** s, ":", color="0.3", label=f"reference slope {name}")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    from matplotlib.ticker import NullFormatter
+
+    ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels overlap on short log ranges
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=8)

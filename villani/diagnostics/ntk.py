@@ -311,6 +311,11 @@ def ntk_spectrum(net: Any, params: Params, x: Array, *, method: str = "dense",
     $n$ (for $n \le$ a few hundred, ``num_iters = n`` gives it to rounding error).
     Read ``residual_min`` and ``converged`` before trusting ``lambda_min``.
 
+    $K$ has rank at most $p$ (the number of parameters): Lanczos takes at most
+    $\min(n, p)$ steps (more would exhaust the Krylov space and break down), and for
+    $n > p$ it reports the exact $\lambda_{\min} = 0$. A singular $K$ (computed
+    $\lambda_{\min} \le 0$) has ``kappa = inf``.
+
     Args:
         net, params: as for :func:`ntk`.
         x: inputs ``(n, d)``.
@@ -352,14 +357,22 @@ def ntk_spectrum(net: Any, params: Params, x: Array, *, method: str = "dense",
         lo, hi, r_lo, r_hi, iters = lam[0], lam[-1], res[0], res[1], n
     else:
         _check_scalar_outputs(apply, params, x)
-        iters = _lanczos.check_num_iters("num_iters", num_iters, n)
+        # K = J J^T has rank <= p: past min(n, p) steps the Krylov space is exhausted and
+        # Lanczos breaks down, so never take more steps than that.
+        p = sum(int(np.size(leaf)) for leaf in jax.tree_util.tree_leaves(params))
+        iters = _lanczos.check_num_iters("num_iters", num_iters, min(n, p))
         key = jax.random.key(0) if key is None else key
         dtype = jax.eval_shape(apply, params, x[0]).dtype  # K's dtype: params and x promoted
         v0 = jax.random.normal(key, (n,), dtype)
         bottom, r_b, top, r_t = _lanczos.ritz(_ntk_matvec(apply, params, x), v0, iters, 1)
         lo, hi, r_lo, r_hi = bottom[0], top[0], r_b[0], r_t[0]
-    converged = (r_hi <= tol * jnp.abs(hi)) & (r_lo <= tol * jnp.abs(lo))
-    return NTKSpectrum(lo, hi, hi / lo, r_lo, r_hi, converged, iters)
+        if n > p:  # rank(K) <= p < n: lambda_min = 0 exactly, whatever the Ritz values say
+            lo, r_lo = jnp.zeros_like(lo), jnp.zeros_like(r_lo)
+    converged = (r_hi <= tol * jnp.abs(hi)) & (r_lo <= tol * jnp.maximum(jnp.abs(lo), jnp.abs(hi)))
+    # K is positive semi-definite: a lambda_min at or below 0 (rank deficiency, n > p, or
+    # rounding) means K is singular, kappa = inf, never a negative number
+    kappa = jnp.where(lo > 0, hi / jnp.where(lo > 0, lo, 1.0), jnp.inf)
+    return NTKSpectrum(lo, hi, kappa, r_lo, r_hi, converged, iters)
 
 
 # ----------------------------------------------------------------------------- infinite width
