@@ -30,7 +30,7 @@ def _hessian_eigs(obj, params):
 @pytest.mark.parametrize("loss,l2,net", [
     ("squared", 0.0, None),
     ("logistic", 0.01, None),
-    ("squared", 0.0, nets.mlp((4, 3), "gelu")),
+    pytest.param("squared", 0.0, nets.mlp((4, 3), "gelu"), marks=pytest.mark.slow),
 ], ids=["sq-two_layer", "logistic-l2", "sq-mlp"])
 def test_full_lanczos_equals_eigvalsh(key, loss, l2, net):
     obj, params = _objective(key, loss, l2, net)

@@ -1,17 +1,16 @@
 """Exact diagnostics: Laplacian, PL ratios, Villani conditions, NTK and Hessian spectra, rates."""
 
-# --- laplacian.py, villani.py (lap) ---
-
-
-# --- ntk.py, spectrum.py (ntk) ---
+from .laplacian import LAPLACIAN_METHODS as LAPLACIAN_METHODS
+from .laplacian import REFERENCE_MAX_PARAMS as REFERENCE_MAX_PARAMS
+from .laplacian import TraceEstimate as TraceEstimate
+from .laplacian import hessian_diagonal as hessian_diagonal
+from .laplacian import laplacian as laplacian
 from .ntk import NTKSpectrum as NTKSpectrum
 from .ntk import ntk as ntk
 from .ntk import ntk_drift as ntk_drift
 from .ntk import ntk_infinite as ntk_infinite
 from .ntk import ntk_lambda0 as ntk_lambda0
 from .ntk import ntk_spectrum as ntk_spectrum
-
-# --- pl.py, rates.py (pl) ---
 from .pl import LocalPLCheck as LocalPLCheck
 from .pl import PLRatio as PLRatio
 from .pl import ProxyExample as ProxyExample
@@ -34,3 +33,6 @@ from .spectrum import HessianSpectrum as HessianSpectrum
 from .spectrum import SpectralDensity as SpectralDensity
 from .spectrum import hessian_spectrum as hessian_spectrum
 from .spectrum import spectral_density as spectral_density
+from .villani import VillaniCheck as VillaniCheck
+from .villani import check_villani as check_villani
+from .villani import villani_radius as villani_radius

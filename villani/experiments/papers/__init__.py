@@ -61,10 +61,11 @@ def get(ids: list[str] | tuple[str, ...] | None = None) -> list[Paper]:
 
 
 # --- paper modules (issue 6): one import per paper, e.g. `from . import paper_000 as paper_000` ---
+from . import paper_000 as paper_000  # noqa: E402
 from . import paper_001 as paper_001  # noqa: E402
 from . import paper_002 as paper_002  # noqa: E402
 from . import paper_003 as paper_003  # noqa: E402
 from . import paper_004 as paper_004  # noqa: E402
 
-for _module in (paper_001, paper_002, paper_003, paper_004):
+for _module in (paper_000, paper_001, paper_002, paper_003, paper_004):
     register(_module.PAPER)
