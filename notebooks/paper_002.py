@@ -21,25 +21,21 @@
 import jax
 
 from villani.experiments.papers import paper_002
+from villani.report import verdict_table
 
 
 def main(quick=True, plot=True, seed=0):
     jax.config.update("jax_enable_x64", True)  # float64 round-off floors
     config = paper_002.QUICK if quick else paper_002.FULL
     result = paper_002.run(config, jax.random.key(seed))
-    if plot:
-        import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # paper 002's figures are pyplot figures
 
+    if plot:
         plt.show()
     else:
-        import matplotlib.pyplot as plt
-
         for fig in result.figures.values():
             plt.close(fig)
-    for v in result.verdicts:
-        flag = "ok " if v.as_expected else "BAD"
-        print(f"[{flag}] holds={v.holds!s:5} expected={v.expected!s:5} {v.claim}")
-        print(f"      measured: {v.measured}\n      predicted: {v.predicted}")
+    print(verdict_table([result]))
     return result
 
 

@@ -27,7 +27,12 @@ Counter-example: ReLU ($\gamma = 0$) on inputs with a constant last coordinate, 
 $w_0 = -e_d$ so the unit is inactive on every sample: the gradient is exactly 0 while
 $F > 0$, nothing moves; the same start with $\gamma = 0.1$ converges.
 
-All GD runs are one ``lax.scan``; E1 is vmapped over $\gamma$ (the slope is a traced value).
+Every GD run is a :func:`villani.train` call (``optim.gd``) recording $w_t$ at every step;
+the leaky slope is static in a villani net, so each $\gamma$ (and each width) is its own
+compiled run, and the proxy checks (``villani.proxy_pl``) are one call vmapped over
+$\gamma$. E1's villani net is one unit with fixed outer weight 1 (standard
+parametrization), E2's has the paired fixed outer weights $\pm1$ under the NTK scale
+$1/\sqrt m$, i.e. $a_j = \pm1/\sqrt m$; their losses are the helpers' $F$ and $L$.
 """
 
 from __future__ import annotations
@@ -41,8 +46,10 @@ import jax.numpy as jnp
 import numpy as np
 
 import villani
-from villani.data import margin_separable
+from villani import optim
+from villani.data import Dataset, margin_separable
 from villani.experiments.result import Paper, Result, Verdict
+from villani.losses import Objective
 
 __all__ = ["Config", "FULL", "PAPER", "QUICK", "run"]
 
@@ -74,26 +81,48 @@ class Config:
     lr2: float = 0.5
     steps2: int = 300
     init2: float = 0.1
-    counter_steps: int = 1000
+    counter_steps: int = 500
 
 
 QUICK = Config()
-FULL = Config(n1=2000, steps1=2000, n2=500, widths=(10, 100, 1000), steps2=2000, counter_steps=4000)
+FULL = Config(n1=2000, steps1=2000, n2=500, widths=(10, 100, 1000), steps2=2000, counter_steps=2000)
 
 
-def _gd_path(f, w0, lr, steps):
-    """GD iterates w_0..w_{T-1} of f (the records proxy_pl needs are consecutive)."""
-    def step(w, _):
-        return w - lr * jax.grad(f)(w), w
-
-    return jax.lax.scan(step, w0, None, length=steps)[1]
+# one optimiser object per step size: train compiles once per (optimiser object, net, shapes)
+_gd = functools.cache(optim.gd)
 
 
-@functools.partial(jax.jit, static_argnums=(4,))
-@functools.partial(jax.vmap, in_axes=(None, None, None, 0, None, None))
-def _neuron(x, v_star, w0, gamma, steps, lr):
+def _w(params):
+    """The metric recorded along GD: the first-layer weights (module level: one compile)."""
+    return params["w"]
+
+
+def _gd_path(net, data, loss: str, w0, lr: float, steps: int):
+    """GD iterates w_0..w_{T-1} by ``villani.train`` (proxy_pl needs consecutive records)."""
+    obj = Objective(net, data, loss)
+    traj = villani.train(obj, _gd(lr), {"w": w0}, jax.random.key(0), steps, metrics={"w": _w})
+    traj.raise_if_diverged(lr=lr)
+    return traj.metrics["w"][:-1]
+
+
+def _neuron_path(x, v_star, w0, gamma: float, lr: float, steps: int):
+    r"""GD on the single leaky-ReLU neuron, $F(w) = \frac1n\sum_i\frac12(\sigma(w\cdot x_i) - y_i)^2$.
+
+    $y_i = \sigma(v^*\cdot x_i)$. As a villani net: one unit, standard parametrization,
+    fixed outer weight 1, so its squared-loss :class:`~villani.Objective` is the helper's
+    $F$ (``single_neuron_proxy``).
+    The slope is static in the net, so each $\gamma$ is its own compiled run.
+    """
+    net = villani.nets.two_layer(1, villani.nets.activation("leaky_relu", slope=gamma),
+                                 parametrization="standard", train_outer=False)
+    data = Dataset(x, net.apply({"w": v_star[None]}, x))
+    return _gd_path(net, data, "squared", w0[None], lr, steps)[:, 0]
+
+
+@jax.jit
+@functools.partial(jax.vmap, in_axes=(None, None, None, 0, 0, None))
+def _neuron(x, v_star, w0, gamma, path, lr):
     ex = villani.diagnostics.single_neuron_proxy(x, v_star, gamma)
-    path = _gd_path(ex.objective, w0, lr, steps)
     mu = 1.0 / jnp.linalg.norm(w0 - v_star)
     res = villani.proxy_pl(ex.objective, path, ex.proxy, v=ex.v, h_v=ex.h_v, a=1.0, xi=0.0,
                            mu=mu, lr=lr, rtol=RTOL)
@@ -102,11 +131,16 @@ def _neuron(x, v_star, w0, gamma, steps, lr):
     return res, dist, lower
 
 
-@functools.partial(jax.jit, static_argnums=(5, 6))
-def _classifier(x, y, w0, outer, slope_margin, steps, lr):
+def _neurons(x, v_star, w0, gammas, lr, steps):
+    """GD for every gamma (one train call each), then the proxy checks vmapped over gamma."""
+    paths = jnp.stack([_neuron_path(x, v_star, w0, g, lr, steps) for g in gammas])
+    return _neuron(x, v_star, w0, jnp.asarray(gammas, dtype=float), paths, lr)
+
+
+@functools.partial(jax.jit, static_argnums=(4,))
+def _classifier(x, y, outer, path, slope_margin, lr):
     slope, margin = slope_margin
     ex = villani.diagnostics.two_layer_classifier_proxy(x, y, outer, slope, margin)
-    path = _gd_path(ex.objective, w0, lr, steps)
     res = villani.proxy_pl(ex.objective, path, ex.proxy, a=1.0, xi=0.0, mu=ex.mu, lr=lr, rtol=RTOL)
     f = jax.vmap(lambda W: jnp.where(x @ W.T >= 0, x @ W.T, slope * (x @ W.T)) @ outer)(path)
     err01 = jnp.mean(y * f <= 0, axis=1)
@@ -138,8 +172,7 @@ def run(config: Config = QUICK, key: jax.Array | None = None) -> Result:
     v_star = jax.random.normal(kv, (c.d1,))
     v_star = v_star / jnp.linalg.norm(v_star)
     w0 = jax.random.normal(kw, (c.d1,)) / np.sqrt(c.d1)
-    gammas = jnp.asarray(c.gammas, dtype=float)
-    res1, dist, lower = _neuron(x1, v_star, w0, gammas, c.steps1, c.lr1)
+    res1, dist, lower = _neurons(x1, v_star, w0, c.gammas, c.lr1, c.steps1)
     res1 = jax.tree_util.tree_map(np.asarray, res1)
     dist, lower = np.asarray(dist), np.asarray(lower)
     loss1 = res1.loss
@@ -155,10 +188,14 @@ def run(config: Config = QUICK, key: jax.Array | None = None) -> Result:
     # ---- E2: two-layer leaky-ReLU classifier, one run per width
     ds = margin_separable(k2, c.n2, c.d2, c.margin)
     rows2 = []
+    act2 = villani.nets.activation("leaky_relu", slope=c.slope2)
     for j, m in enumerate(c.widths):
-        outer = villani.nets.two_layer(m, train_outer=False).fixed_outer() / np.sqrt(m)
+        # NTK scale 1/sqrt(m) times the paired fixed outer weights +-1: a_j = +-1/sqrt(m)
+        net2 = villani.nets.two_layer(m, act2, parametrization="ntk", train_outer=False)
+        outer = net2.scale * net2.fixed_outer()
         w0m = c.init2 * jax.random.normal(jax.random.fold_in(k2, j), (m, c.d2)) / np.sqrt(c.d2)
-        res2, err01 = _classifier(ds.x, ds.y, w0m, outer, (c.slope2, c.margin), c.steps2, c.lr2)
+        path = _gd_path(net2, ds, "logistic", w0m, c.lr2, c.steps2)
+        res2, err01 = _classifier(ds.x, ds.y, outer, path, (c.slope2, c.margin), c.lr2)
         rows2.append((m, jax.tree_util.tree_map(np.asarray, res2), np.asarray(err01)))
 
     # ---- counter-example: every unit inactive on every sample
@@ -172,17 +209,18 @@ def run(config: Config = QUICK, key: jax.Array | None = None) -> Result:
     return Result(paper="002", table=table, figures=figures, verdicts=verdicts, meta=meta)
 
 
+@jax.jit
+def _exponent_fits(loss, grad_norm):
+    ok = (loss > 1e-25) & (grad_norm > 0)
+    return villani.fit_slope(loss, grad_norm, log=True, mask=ok), ok.sum(axis=-1)
+
+
 def _exponents(loss, grad_norm):
     """Slope of log ||grad F|| on log F per run, over records with F > 1e-25 (round-off floor)."""
-    out = []
-    for f, g in zip(loss, grad_norm, strict=True):
-        ok = (f > 1e-25) & (g > 0)
-        if ok.sum() < 3:
-            out.append((np.nan, (np.nan, np.nan)))
-            continue
-        s = villani.fit_slope(jnp.asarray(f[ok]), jnp.asarray(g[ok]), log=True)
-        out.append((float(s.slope), tuple(float(v) for v in np.asarray(s.ci))))
-    return out
+    fit, count = _exponent_fits(jnp.asarray(loss), jnp.asarray(grad_norm))
+    slope, ci = np.asarray(fit.slope), np.asarray(fit.ci)
+    return [(float(s), (float(lo), float(hi))) if k >= 3 else (np.nan, (np.nan, np.nan))
+            for s, (lo, hi), k in zip(slope, ci, np.asarray(count), strict=True)]
 
 
 def _counter(key, c):
@@ -193,7 +231,7 @@ def _counter(key, c):
     v = jax.random.normal(kv, (c.d1 - 1,))
     v_star = jnp.concatenate([v / jnp.linalg.norm(v), jnp.array([0.5])])
     w0 = jnp.zeros(c.d1).at[-1].set(-1.0)  # w0 . x_i = -1 < 0 for every i
-    res, _, _ = _neuron(x, v_star, w0, jnp.asarray([0.0, 0.1]), c.counter_steps, c.lr1)
+    res, _, _ = _neurons(x, v_star, w0, (0.0, 0.1), c.lr1, c.counter_steps)
     return jax.tree_util.tree_map(np.asarray, res)
 
 
