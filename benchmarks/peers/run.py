@@ -163,12 +163,12 @@ def build_grid(grid: str) -> tuple[list[dict], list[dict], dict]:
                       "float32")]
     for spec in eig_specs:
         spec.update(tol=1e-4, maxiter=200,
-                    villani_kwargs={"num_iterations": 30 if quick else 80})
+                    villani_kwargs={"num_iters": 30 if quick else 80})
         comps.append(dict(bench="hessian_eig", spec=spec, villani=["villani_hessian_eig"],
                           peers=["pyhessian_eig", "curvlinops_eig"], compare="lmax",
                           goals={"pyhessian_eig": 1.0, "curvlinops_eig": 1.0}))
         dspec = dict(spec, ncv=30 if quick else 80, villani_kwargs={
-            "num_iterations": 30 if quick else 80, "num_probes": 1})
+            "num_iters": 30 if quick else 80, "num_probes": 1})
         comps.append(dict(bench="density", spec=dspec, villani=["villani_density"],
                           peers=["pyhessian_density", "curvlinops_density"], compare="density",
                           goals={"pyhessian_density": 1.0, "curvlinops_density": 1.0}))
@@ -229,11 +229,11 @@ def build_grid(grid: str) -> tuple[list[dict], list[dict], dict]:
     big_n = 4096 if quick else (65536 if full else int(os.environ.get("PEERS_BIG_N", 65536)))
     beyond = [
         dict(bench="beyond_ntk", spec=_two("erf", "squared", big_n, 64 if quick else 1024,
-                                           "float32", villani_kwargs={"num_iterations": 60}),
+                                           "float32", villani_kwargs={"num_iters": 60}),
              impls=["villani_ntk_lanczos", "nt_ntk_3", "nt_ntk_1"]),
         dict(bench="beyond_hessian",
              spec=_mlp("squared", 256 if quick else 1024, (64,) * 3 if quick else (768,) * 3,
-                       "float32", villani_kwargs={"num_iterations": 60}, memory=True),
+                       "float32", villani_kwargs={"num_iters": 60}, memory=True),
              impls=["villani_hessian_eig"]),
     ]
     return comps, beyond, notes

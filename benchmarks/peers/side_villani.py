@@ -110,13 +110,15 @@ def hessian_eig(spec, inputs):
     hs = _need("hessian_spectrum")
     _, params, obj, _ = build(spec, inputs)
     kw = dict(spec.get("villani_kwargs", {}))
-    fn = jax.jit(lambda o, p: hs(o, p, **kw))
-    out, timing = time_call(lambda: fn(obj, params), jax.block_until_ready)
-    res = {"lmax": np.asarray(_field(out, "lambda_max", "lmax", "max", "top"))}
-    try:
-        res["lmin"] = np.asarray(_field(out, "lambda_min", "lmin", "min", "bottom"))
-    except NotRun:
-        pass
+    key = jax.random.key(0)
+    fn = jax.jit(lambda o, p, k: hs(o, p, key=k, **kw))
+    out, timing = time_call(lambda: fn(obj, params, key), jax.block_until_ready)
+    # top is descending and bottom ascending: the first entry of each is the extreme one
+    res = {"lmax": np.ravel(_field(out, "lambda_max", "top"))[0],
+           "lmin": np.ravel(_field(out, "lambda_min", "bottom"))[0]}
+    for name in ("top_residual", "bottom_residual"):
+        if getattr(out, name, None) is not None:
+            res[name] = np.ravel(getattr(out, name))[0]
     if spec.get("memory"):
         timing["peak_rss_bytes_after"] = peak_rss_bytes()
     return res, timing
@@ -127,10 +129,10 @@ def density(spec, inputs):
     _, params, obj, _ = build(spec, inputs)
     kw = dict(spec.get("villani_kwargs", {}))
     key = jax.random.key(0)
-    fn = jax.jit(lambda o, p, k: sd(o, p, key=k, **kw))
+    fn = jax.jit(lambda o, p, k: sd(o, p, k, **kw))
     out, timing = time_call(lambda: fn(obj, params, key), jax.block_until_ready)
     nodes = np.asarray(_field(out, "nodes", "eigenvalues", "grid"))
-    res = {"nodes": nodes}
+    res = {"nodes": nodes, "lmax": np.max(nodes)}
     try:
         res["weights"] = np.asarray(_field(out, "weights", "density"))
     except NotRun:
@@ -163,11 +165,11 @@ def ntk_lanczos(spec, inputs):
     ns = _need("ntk_spectrum")
     net, params, _, x = build(spec, inputs)
     kw = dict(spec.get("villani_kwargs", {}))
-    fn = jax.jit(lambda p, x: ns(net, p, x, method="lanczos", **kw))
+    fn = jax.jit(lambda p, x: ns(net, p, x, method="lanczos", key=jax.random.key(0), **kw))
     out, timing = time_call(lambda: fn(params, x), jax.block_until_ready, max_repeats=2)
     res = {"lmax": np.asarray(_field(out, "lambda_max", "lmax", "max")),
            "lmin": np.asarray(_field(out, "lambda_min", "lmin", "min"))}
-    for name in ("residual_max", "residual_min", "condition", "kappa"):
+    for name in ("residual_max", "residual_min", "kappa", "num_iters"):
         try:
             res[name] = np.asarray(_field(out, name))
         except NotRun:
