@@ -238,7 +238,7 @@ def pyhessian_density(spec, inputs):
 
     def run():
         torch.manual_seed(0)
-        return hc.density(iter=spec["ncv"], n_v=1)
+        return hc.density(iter=spec["ncv"], n_v=2)
 
     (nodes, weights), timing = time_call(run, sync, max_repeats=3)
     return {"nodes": scale * np.asarray(nodes[0]), "weights": np.asarray(weights[0]),
@@ -253,7 +253,7 @@ def curvlinops_density(spec, inputs):
 
     def run():
         torch.manual_seed(0)
-        return lanczos_approximate_spectrum(H, spec["ncv"])
+        return lanczos_approximate_spectrum(H, spec["ncv"], num_repeats=2)
 
     (grid, dens), timing = time_call(run, sync, max_repeats=3)
     return {"grid": scale * np.asarray(grid), "density": np.asarray(dens)}, timing
