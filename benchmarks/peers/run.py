@@ -103,14 +103,14 @@ def _problem_key(spec: dict) -> str:
 
 
 # ------------------------------------------------------------------------ the grid
-def _two(act, loss, n, m, dtype, **kw):
+def _two(act, loss, n, m, dtype, param="standard", **kw):
     return dict(net="two_layer", act=act, loss=loss, n=n, d=32, m=m, dtype=dtype,
-                param="standard", seed=0, **kw)
+                param=param, seed=0, **kw)
 
 
-def _mlp(loss, n, widths, dtype, act="tanh", **kw):
+def _mlp(loss, n, widths, dtype, act="tanh", param="standard", **kw):
     return dict(net="mlp", act=act, loss=loss, n=n, d=32, widths=list(widths), dtype=dtype,
-                param="standard", seed=0, **kw)
+                param=param, seed=0, **kw)
 
 
 def build_grid(grid: str) -> tuple[list[dict], list[dict], dict]:
