@@ -74,7 +74,7 @@ def test_inputs_are_reproducible_and_typed(tmp_path):
 def test_missing_environment_is_not_run(tmp_path, monkeypatch):
     monkeypatch.setitem(peers.SIDES, "torch", (str(tmp_path / "nope" / "python"), "x.py"))
     tasks = [{"id": "c0:backpack_diag_hessian", "impl": "backpack_diag_hessian"}]
-    res = peers.run_side("torch", tasks, str(tmp_path), timeout=10)
+    res = peers._run_side("torch", tasks, str(tmp_path), timeout=10)
     rec = res["c0:backpack_diag_hessian"]
     assert rec["status"] == "not run" and "environment missing" in rec["reason"]
     assert "time_s" not in rec
