@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(VENV)/bin/villani demo
+	$(VENV)/bin/villani reproduce --quick
 
 test: $(STAMP)
 	$(PY) -m pytest -q

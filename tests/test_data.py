@@ -69,3 +69,25 @@ def test_real_datasets():
     assert dg.d == 64 and set(np.unique(np.asarray(dg.y))) == {-1.0, 1.0}
     with pytest.raises(ValueError, match="negative"):
         data.digits(3, 3)
+
+
+def test_dataset_built_inside_jit_from_concrete_arrays(key):
+    # inside jit, jnp ops on closed-over constants are traced: validation must not break
+    x, y = jax.random.normal(key, (5, 2)), jnp.ones(5)
+    out = jax.jit(lambda: data.Dataset(x, y).x.sum())()
+    np.testing.assert_allclose(out, x.sum())
+
+
+def test_margin_separable(key):
+    from villani.data import margin_separable
+
+    ds = margin_separable(key, 400, 6, 0.2)
+    np.testing.assert_allclose(np.linalg.norm(np.asarray(ds.x), axis=1), 1.0, atol=1e-12)
+    assert set(np.unique(np.asarray(ds.y))) == {-1.0, 1.0}
+    assert np.min(np.asarray(ds.y * ds.x[:, 0])) >= 0.2 - 1e-12
+    # samples already outside the margin are unchanged (compare with the raw sphere draw)
+    raw = np.asarray(data.unit_sphere(key, 400, 6))
+    far = np.abs(raw[:, 0]) >= 0.2
+    np.testing.assert_allclose(np.asarray(ds.x)[far], raw[far], atol=1e-12)
+    with pytest.raises(ValueError, match="margin"):
+        margin_separable(key, 10, 3, 1.5)

@@ -8,9 +8,20 @@ and experiments are pure functions of these that work under ``jit`` and ``vmap``
 import importlib.metadata
 
 from . import data as data
+
+# --- dynamics (issue 3) ---
+from . import dynamics as dynamics
 from . import losses as losses
 from . import nets as nets
+from . import optim as optim
 from .data import Dataset as Dataset
+from .dynamics import GradientNoise as GradientNoise
+from .dynamics import gradient_flow as gradient_flow
+from .dynamics import gradient_noise as gradient_noise
+from .dynamics import langevin as langevin
+from .dynamics import per_sample_grads as per_sample_grads
+from .dynamics import sgd_sde as sgd_sde
+from .dynamics import train as train
 from .losses import Loss as Loss
 from .losses import Objective as Objective
 from .losses import strong_convexity_threshold as strong_convexity_threshold
@@ -20,21 +31,39 @@ from .trajectory import DivergenceError as DivergenceError
 from .trajectory import Trajectory as Trajectory
 from .trajectory import divergence_message as divergence_message
 
-# --- dynamics (issue 3) ---
-
-
 # --- diagnostics (issue 4): lap ---
 
 
 # --- diagnostics (issue 4): ntk ---
-
+# isort: split
+from .diagnostics import HessianSpectrum as HessianSpectrum
+from .diagnostics import NTKSpectrum as NTKSpectrum
+from .diagnostics import SpectralDensity as SpectralDensity
+from .diagnostics import hessian_spectrum as hessian_spectrum
+from .diagnostics import ntk as ntk
+from .diagnostics import ntk_drift as ntk_drift
+from .diagnostics import ntk_infinite as ntk_infinite
+from .diagnostics import ntk_lambda0 as ntk_lambda0
+from .diagnostics import ntk_spectrum as ntk_spectrum
+from .diagnostics import spectral_density as spectral_density
 
 # --- diagnostics (issue 4): pl ---
-
+# isort: split
+from . import diagnostics as diagnostics
+from .diagnostics import fit_rate as fit_rate
+from .diagnostics import fit_slope as fit_slope
+from .diagnostics import local_pl_check as local_pl_check
+from .diagnostics import pl_ratio as pl_ratio
+from .diagnostics import pl_ratio_along as pl_ratio_along
+from .diagnostics import predicted_rate as predicted_rate
+from .diagnostics import proxy_pl as proxy_pl
+from .diagnostics import quadratic_rate as quadratic_rate
 
 # --- experiments (issues 5, 6) ---
-
-
+# isort: split
+from . import experiments as experiments
+from .experiments import SweepTable as SweepTable
+from .experiments.sweep import sweep as sweep
 
 try:
     __version__ = importlib.metadata.version("villani")

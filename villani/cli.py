@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import pathlib
 import sys
 
 
@@ -52,11 +54,137 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    """Run the sweep a TOML config describes; print a summary per grid point."""
+    import numpy as np
+
+    from .experiments._config import ConfigError, load_config, run_config
+
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as e:
+        print(f"villani run: error: {e}", file=sys.stderr)
+        return 2
+    out = args.out if args.out is not None else cfg["out"]
+    from .experiments._store import OutDirMismatch
+
+    try:
+        table = run_config(cfg, out=out, progress=False if args.no_progress else None)
+    except OutDirMismatch as e:
+        print(f"villani run: error: {e}", file=sys.stderr)
+        return 2
+    loss, valid = table.data["loss"], table.data["valid"]
+    last = np.where(valid, loss, np.nan)[..., -1]
+    diverged = table.data["diverged"][..., -1]
+    axes = list(table.axes)
+    print(f"{len(table.seeds)} seeds; final loss (median [q25, q75] over seeds), diverged runs")
+    header = "".join(f"{a:>14}" for a in axes) + f"{'median':>12}{'q25':>12}{'q75':>12}{'diverged':>10}"
+    print(header)
+    for idx in np.ndindex(*last.shape[:-1]):
+        vals = last[idx]
+        with np.errstate(all="ignore"):
+            q = np.nanquantile(vals, [0.5, 0.25, 0.75]) if np.isfinite(vals).any() else [np.nan] * 3
+        cells = "".join(f"{str(table.axes[a][i]):>14}" for a, i in zip(axes, idx))
+        print(f"{cells}{q[0]:12.4e}{q[1]:12.4e}{q[2]:12.4e}{int(diverged[idx].sum()):10d}")
+    if out is not None:
+        print(f"results: {out}/ (sweep.json, cells/*.npz, table.npz)")
+        try:
+            from . import plots
+            from .experiments._store import device_label
+        except ImportError:  # pragma: no cover
+            return 0
+        try:
+            curves = {", ".join(f"{a}={table.axes[a][i]}" for a, i in zip(axes, idx)) or "all":
+                      loss[idx].reshape(-1, loss.shape[-1]) for idx in np.ndindex(*loss.shape[:len(axes)])}
+            plots.loss_curves(table.data["step"].reshape(-1, loss.shape[-1])[0], curves,
+                              device=device_label(table.meta["environment"]),
+                              path=f"{out}/loss.png", title=args.config)
+            print(f"figure:  {out}/loss.png")
+        except ImportError:
+            pass
+    return 0
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    """Run the paper reproductions, write the report, exit 1 if a verdict is unexpected."""
+    from .experiments import papers
+    from .report import reproduce
+
+    try:
+        papers.get(args.papers or None)
+        if not papers.PAPERS:
+            raise ValueError("no paper reproductions are registered yet "
+                             "(villani.experiments.papers.PAPERS is empty)")
+    except ValueError as e:
+        print(f"villani reproduce: error: {e}", file=sys.stderr)
+        return 2
+    import jax
+
+    # the reproductions' exactness claims (1e-10 agreements, 1e-9 rate windows) need float64
+    jax.config.update("jax_enable_x64", True)
+    _, results = reproduce(args.papers or None, mode=args.mode, out=args.out, seed=args.seed)
+    return 0 if all(v.as_expected for r in results for v in r.verdicts) else 1
+
+
+def _find_benchmarks(start: str) -> pathlib.Path | None:
+    here = pathlib.Path(start).resolve()
+    for d in (here, *here.parents):
+        if (d / "benchmarks").is_dir() and any((d / "benchmarks").glob("bench_*.py")):
+            return d / "benchmarks"
+    return None
+
+
+def _bench(args: argparse.Namespace) -> int:
+    """Run benchmarks/bench_NAME.py scripts of the checkout; print their Markdown tables."""
+    import subprocess
+    import time
+
+    bench = _find_benchmarks(os.getcwd())
+    if bench is None:
+        print("villani bench: error: no benchmarks/ directory with bench_*.py scripts in "
+              f"{os.getcwd()} or its parents; run it inside a villani source checkout",
+              file=sys.stderr)
+        return 2
+    available = sorted(p.stem[len("bench_"):] for p in bench.glob("bench_*.py"))
+    if args.list:
+        print("\n".join(available))
+        return 0
+    names = args.names or available
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        print(f"villani bench: error: unknown benchmark(s) {', '.join(unknown)}; "
+              f"available in {bench}: {', '.join(available)}", file=sys.stderr)
+        return 2
+    failed = []
+    for name in names:
+        script = bench / f"bench_{name}.py"
+        print(f"## bench_{name}", flush=True)
+        start = time.time()
+        proc = subprocess.Popen([sys.executable, str(script)], cwd=bench.parent, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        for line in proc.stdout:
+            print(line, end="", flush=True)
+        if proc.wait() != 0:
+            failed.append(name)
+            print(f"bench_{name}: exited with status {proc.returncode}", file=sys.stderr)
+            continue
+        for md in sorted((bench / "results").glob("*.md")):
+            if md.stat().st_mtime >= start - 1 and (md.stem == name or md.stem.startswith(
+                    (f"{name}_", f"{name}-", f"bench_{name}"))):
+                print(f"\n### {md.relative_to(bench.parent)}\n")
+                print(md.read_text().rstrip())
+        print()
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The ``villani`` command; ``argv`` defaults to ``sys.argv[1:]``. Returns the exit status."""
+    fmt = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
-        prog="villani",
+        prog="villani", formatter_class=fmt,
         description="Measure the quantities convergence theorems rest on.",
-        epilog="example: villani info",
+        epilog="examples:\n  villani info\n  villani run examples/sweep.toml\n"
+               "  villani reproduce --quick\n  villani bench laplacian",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("info", help="versions, devices, float64", epilog="example: villani info")
@@ -65,6 +193,47 @@ def main(argv: list[str] | None = None) -> int:
                        epilog="example: villani demo --seed 1")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_demo)
+
+    p = sub.add_parser(
+        "run", help="run a sweep described in a TOML file", formatter_class=fmt,
+        description="Run a sweep (network, data, loss, dynamics, grid, seeds, out) from a TOML "
+                    "file; float axes (lr, momentum, l2) and seeds are vmapped, the rest looped. "
+                    "Re-running with the same out directory resumes it.",
+        epilog="example:\n  villani run examples/sweep.toml --out sweeps/lr-width\n\n"
+               "minimal config:\n  seeds = 16\n  [network]\n  width = 64\n"
+               "  [dynamics]\n  lr = 0.5\n  steps = 200\n  [grid]\n  lr = [0.1, 0.5]")
+    p.add_argument("config", help="the TOML file")
+    p.add_argument("--out", default=None, help="results directory (overrides `out` in the file)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_run)
+
+    p = sub.add_parser(
+        "reproduce", help="re-run the source papers' claims and write a verdict report",
+        formatter_class=fmt,
+        description="Run the registered paper reproductions, write reports/<timestamp>/index.md "
+                    "and index.html (verdict table, figures, tables), print the verdict table, and "
+                    "exit 1 if any verdict did not come out as expected.",
+        epilog="examples:\n  villani reproduce --quick\n  villani reproduce 000 004 --full --out reports")
+    p.add_argument("papers", nargs="*", metavar="PAPER", help="paper ids (default: all)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--quick", dest="mode", action="store_const", const="quick",
+                      help="the quick configurations (default; minutes on a CPU)")
+    mode.add_argument("--full", dest="mode", action="store_const", const="full",
+                      help="the full configurations (for a GPU)")
+    p.set_defaults(mode="quick")
+    p.add_argument("--out", default="reports", help="parent directory of the report (default: reports)")
+    p.add_argument("--seed", type=int, default=0, help="PRNG seed (default 0)")
+    p.set_defaults(func=_reproduce)
+
+    p = sub.add_parser(
+        "bench", help="run benchmarks/bench_NAME.py and print their tables", formatter_class=fmt,
+        description="Run the benchmark scripts of a villani source checkout (found from the "
+                    "current directory upwards) and print their Markdown result tables.",
+        epilog="examples:\n  villani bench --list\n  villani bench laplacian ntk")
+    p.add_argument("names", nargs="*", metavar="NAME", help="benchmark names (default: all)")
+    p.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    p.set_defaults(func=_bench)
+
     args = parser.parse_args(argv)
     return args.func(args)
 

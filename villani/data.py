@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._types import Array, PRNGKey, is_concrete
+from ._types import Array, PRNGKey, all_finite, is_concrete
 
 __all__ = [
     "Dataset",
@@ -21,6 +21,7 @@ __all__ = [
     "digits",
     "gaussian_mixture",
     "linearly_independent",
+    "margin_separable",
     "random_labels",
     "teacher_student",
     "unit_sphere",
@@ -54,8 +55,8 @@ class Dataset:
                 f"y: length {y.shape[0]} does not match the number of inputs x: {x.shape[0]}"
             )
         for name, a in (("x", x), ("y", y)):
-            if is_concrete(a) and not bool(jnp.all(jnp.isfinite(a))):
-                bad = int(jnp.sum(~jnp.isfinite(a)))
+            if all_finite(a) is False:
+                bad = int(np.sum(~np.isfinite(np.asarray(a))))
                 raise ValueError(f"{name}: expected finite values, found {bad} NaN/inf entries")
         self.x = x
         self.y = y
@@ -146,6 +147,46 @@ def linearly_independent(key: PRNGKey, n: int, d: int, condition: float = 1.0) -
         x = x + math.sqrt(rho) * q[n]
     y = jax.random.normal(ky, (n,))
     return Dataset(x, y)
+
+
+def margin_separable(key: PRNGKey, n: int, d: int, margin: float) -> Dataset:
+    r"""Unit inputs linearly separable with margin ``margin`` by the first basis vector.
+
+    Draw $x_i$ uniform on $S^{d-1}$; with $u = e_1$ and $s_i = \langle u, x_i\rangle$,
+    every sample with $|s_i| < \gamma_m$ is *pushed* to the margin: its component along
+    $u$ becomes $\pm\gamma_m$ (keeping its sign) and its orthogonal part is rescaled to
+    norm $\sqrt{1 - \gamma_m^2}$. Labels $y_i = \mathrm{sign}\,\langle u, x_i\rangle$, so
+    $\|x_i\| = 1$ and $y_i\langle u, x_i\rangle \ge \gamma_m$ for every $i$ (fixed shapes,
+    no rejection loop: jit/vmap-able). The setting of two-layer leaky-ReLU classifiers
+    (paper 002; Frei, Cao, Gu 2021; Brutzkus et al. 2018).
+
+    Args:
+        key: PRNG key.
+        n: number of samples.
+        d: input dimension, ``d >= 2``.
+        margin: $\gamma_m \in (0, 1)$.
+
+    Returns:
+        A :class:`Dataset` with ``x`` of shape ``(n, d)`` and ``y`` in $\{-1, +1\}$.
+
+    Example:
+        >>> ds = margin_separable(jax.random.key(0), 100, 5, 0.1)
+        >>> bool(jnp.all(ds.y * ds.x[:, 0] >= 0.1 - 1e-12))
+        True
+    """
+    n, d = _check_pos_int("n", n), _check_pos_int("d", d)
+    if d < 2:
+        raise ValueError(f"d: a margin needs d >= 2, got d={d}")
+    if is_concrete(margin) and not 0.0 < float(margin) < 1.0:
+        raise ValueError(f"margin: expected a margin in (0, 1), got {margin}")
+    x = unit_sphere(key, n, d)
+    s = x[:, 0]
+    sign = jnp.where(s >= 0, 1.0, -1.0)
+    s_new = jnp.where(jnp.abs(s) < margin, sign * margin, s)
+    perp = x[:, 1:]
+    perp_norm = jnp.linalg.norm(perp, axis=1, keepdims=True)
+    perp = perp / jnp.where(perp_norm > 0, perp_norm, 1.0) * jnp.sqrt(1.0 - s_new**2)[:, None]
+    return Dataset(jnp.concatenate([s_new[:, None], perp], axis=1), sign)
 
 
 def random_labels(key: PRNGKey, n: int, d: int) -> Dataset:

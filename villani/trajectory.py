@@ -94,7 +94,15 @@ def divergence_message(traj: Trajectory, **context: Any) -> str | None:
     ctx = dict(context)
     smooth = ctx.pop("smoothness", None)
     parts = ", ".join(f"{k}={v}" for k, v in ctx.items())
-    msg = f"diverged at step {int(at)}{where}" + (f" with {parts}" if parts else "")
+    steps = np.asarray(traj.steps)
+    if np.issubdtype(steps.dtype, np.floating):  # continuous dynamics: a save index
+        sidx = tuple(first) if diverged.ndim else ()
+        row = steps[sidx] if steps.ndim > 1 else steps
+        t = f" (t = {float(row[int(at)]):.4g})" if 0 <= int(at) < row.shape[-1] else ""
+        head = f"diverged at save index {int(at)}{t}"
+    else:
+        head = f"diverged at step {int(at)}"
+    msg = head + where + (f" with {parts}" if parts else "")
     if smooth is not None and float(smooth) > 0:
         msg += (f"; the largest stable lr for this smoothness estimate (L={float(smooth):.4g}) "
                 f"is about 2/L = {2.0 / float(smooth):.4g}")

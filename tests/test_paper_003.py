@@ -1,0 +1,64 @@
+"""Paper 003 (last-iterate SGD in the NTK regime): the QUICK reproduction and its verdicts."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from villani import nets
+from villani.experiments.papers import paper_003 as p003
+
+
+@pytest.fixture(scope="module")
+def result():
+    return p003.run(p003.QUICK, jax.random.key(0))
+
+
+def test_verdicts_as_expected(result):
+    assert result.paper == "003"
+    bad = [v for v in result.verdicts if not v.as_expected]
+    assert not bad, bad
+    assert any(not v.expected for v in result.verdicts)
+
+
+def test_table_columns(result):
+    t = result.table
+    assert len({np.asarray(v).shape for v in t.values()}) == 1
+    for col in ("experiment", "r", "width", "method", "T", "excess_risk", "drift"):
+        assert col in t
+    assert set(result.figures) == {"excess_risk", "ntk_drift"}
+    assert np.all(t["risk_lo"] <= t["excess_risk"] + 1e-15)
+
+
+def test_counter_example_plateaus_at_even_energy(result):
+    # every tanh net without bias is odd; cos 2phi is even with energy 1/2 under uniform phi
+    t = result.table
+    sel = t["experiment"] == "counter"
+    np.testing.assert_allclose(t["excess_risk"][sel], 0.5, atol=0.05)
+
+
+def test_kappa_against_monte_carlo():
+    act = nets.activation("softplus", beta=4.0)
+    m = 400_000
+    w = jax.random.normal(jax.random.key(0), (m, 2))
+    a = jax.random.normal(jax.random.key(1), (m,))
+    x = jnp.array([1.0, 0.0])
+    for ang in (0.0, 1.0, 2.5):
+        xp = jnp.array([math.cos(ang), math.sin(ang)])
+        mc = jnp.mean(a**2 * act.d1(w @ x) * act.d1(w @ xp) * (x @ xp)
+                      + act(w @ x) * act(w @ xp))
+        # Monte-Carlo standard error is about 2e-3 at this size
+        assert abs(float(mc) - float(p003.kappa(act, np.array([math.cos(ang)]))[0])) < 1e-2
+
+
+def test_eigenvalues_reconstruct_kappa():
+    act = nets.activation("softplus", beta=4.0)
+    mu = p003.ntk_eigenvalues(act, 256)
+    u = np.linspace(0, np.pi, 7)
+    k = np.arange(1, mu.size)
+    recon = mu[0] + 2 * np.sum(mu[1:] * np.cos(np.outer(u, k)), axis=1)
+    np.testing.assert_allclose(recon, p003.kappa(act, np.cos(u)), atol=1e-12)
+    # softplus minus z/2 is even: the odd modes k >= 3 vanish
+    assert np.all(mu[3::2] == 0.0)

@@ -1,0 +1,297 @@
+r"""Discrete dynamics: GD, SGD, Nesterov and heavy ball as one jitted ``lax.scan`` over an
+optax transformation, plus per-sample gradients and the gradient-noise scale.
+
+$$\theta_{t+1} = \theta_t + \mathrm{update}_t\big(g_t\big),\qquad
+g_t = \nabla\Big(\frac1{|B_t|}\sum_{i\in B_t}\ell_i + \frac\lambda2\|\theta\|^2\Big)(\theta_t),$$
+
+with $B_t$ the full data set (GD) or a minibatch drawn from the key (SGD).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from .._types import Array, Params, PRNGKey, is_concrete
+from ..losses import Objective
+from ..trajectory import Trajectory
+from ._common import (
+    Metrics,
+    check_int,
+    check_metrics,
+    check_objective,
+    check_params,
+    eval_metrics,
+    loss_ok,
+    mask_records,
+    sq_norm,
+    tree_finite,
+    tree_select,
+)
+
+__all__ = ["GradientNoise", "gradient_noise", "per_sample_grads", "train"]
+
+
+def _batch_indices(key: PRNGKey, t: Array, n: int, batch_size: int, replace: bool) -> Array:
+    """Minibatch indices for step ``t``, a pure function of ``(key, t)``.
+
+    Without replacement the sample stream is a concatenation of independent
+    permutations of ``range(n)`` (permutation ``e`` from ``fold_in(key, e)``), and
+    step ``t`` takes stream positions ``[t B, (t+1) B)``: every sample appears exactly
+    once in each block of ``n`` consecutive positions (an epoch). A batch may straddle
+    two epochs when ``B`` does not divide ``n``.
+    """
+    if replace:
+        return jax.random.randint(jax.random.fold_in(key, t), (batch_size,), 0, n)
+    start = t * batch_size
+    e0 = start // n
+    pos = (start + jnp.arange(batch_size)) % n
+    perm0 = jax.random.permutation(jax.random.fold_in(key, e0), n)
+    if n % batch_size == 0:
+        return perm0[pos]
+    perm1 = jax.random.permutation(jax.random.fold_in(key, e0 + 1), n)
+    in_first = (start + jnp.arange(batch_size)) // n == e0
+    return jnp.where(in_first, perm0[pos], perm1[pos])
+
+
+class _Carry(NamedTuple):
+    params: Params
+    opt_state: Any
+    bad: Array
+    bad_at: Array
+    t: Array
+
+
+@partial(jax.jit, static_argnames=("optimizer", "metrics", "steps", "every", "batch_size",
+                                   "replace", "max_loss"))
+def _train(objective, params, key, *, optimizer, metrics, steps, every, batch_size, replace,
+           max_loss):
+    n = objective.n
+    full_vg = jax.value_and_grad(objective.value)
+    gd = batch_size is None
+
+    def batch_vg(p, t):
+        if gd:
+            return full_vg(p)
+        idx = _batch_indices(key, t, n, batch_size, replace)
+        return jax.value_and_grad(objective.minibatch)(p, idx)
+
+    def flag(c: _Carry, ok: Array, at: Array) -> _Carry:
+        bad_at = jnp.where(~c.bad & ~ok, at, c.bad_at)
+        return c._replace(bad=c.bad | ~ok, bad_at=bad_at)
+
+    def step(c: _Carry, _):
+        loss, g = batch_vg(c.params, c.t)
+        g2 = sq_norm(g)
+        c = flag(c, loss_ok(loss, g2, max_loss), c.t)
+        updates, s_new = optimizer.update(g, c.opt_state, c.params)
+        p_new = optax.apply_updates(c.params, updates)
+        c = flag(c, tree_finite(p_new), c.t + 1)
+        # once bad, params and state stay at their last finite values
+        p = tree_select(c.bad, c.params, p_new)
+        s = tree_select(c.bad, c.opt_state, s_new)
+        return c._replace(params=p, opt_state=s, t=c.t + 1), (loss, g2)
+
+    def record(c: _Carry, first=None):
+        if first is None:
+            loss, g = full_vg(c.params)
+            g2 = sq_norm(g)
+        else:
+            loss, g2 = first
+        c = flag(c, loss_ok(loss, g2, max_loss), c.t)
+        return c, (c.t, loss, g2, eval_metrics(metrics, c.params))
+
+    def chunk(c: _Carry, length: int):
+        if gd:  # the first step's full-batch loss and gradient are the record's
+            c_new, (ls, g2s) = jax.lax.scan(step, c, length=length)
+            _, rec = record(c, (ls[0], g2s[0]))
+            return c_new, rec
+        c, rec = record(c)
+        c, _ = jax.lax.scan(step, c, length=length)
+        return c, rec
+
+    c = _Carry(params, optimizer.init(params), jnp.array(False),
+               jnp.array(-1, jnp.int32), jnp.array(0, jnp.int32))
+    recs = []
+    n_full, rem = divmod(steps, every)
+    if n_full:
+        c, r = jax.lax.scan(lambda c, _: chunk(c, every), c, length=n_full)
+        recs.append(r)
+    if rem:
+        c, r = chunk(c, rem)
+        recs.append(jax.tree_util.tree_map(lambda x: x[None], r))
+    c, r = record(c)
+    recs.append(jax.tree_util.tree_map(lambda x: x[None], r))
+    ts, loss, g2, mets = jax.tree_util.tree_map(lambda *xs: jnp.concatenate(xs), *recs)
+    valid = ~c.bad | (ts < c.bad_at)
+    loss, g2, mets = mask_records(valid, loss, g2, mets)
+    return Trajectory(steps=ts, loss=loss, grad_norm2=g2, metrics=mets, params=c.params,
+                      opt_state=c.opt_state, valid=valid, diverged=c.bad, diverged_at=c.bad_at)
+
+
+def train(objective: Objective, optimizer: optax.GradientTransformation, params: Params,
+          key: PRNGKey, steps: int, *, batch_size: int | None = None, every: int = 1,
+          metrics: Metrics = None, replace: bool = False,
+          max_loss: float | None = None) -> Trajectory:
+    r"""Run ``steps`` updates of an optax optimiser on ``objective`` in one jitted ``lax.scan``.
+
+    $$\theta_{t+1} = \theta_t + \mathrm{update}(g_t),\qquad g_t = \nabla L_{B_t}(\theta_t),\quad
+    L_B(\theta) = \frac1{|B|}\sum_{i\in B}\ell_i(\theta) + \frac\lambda2\|\theta\|^2 .$$
+
+    ``batch_size=None`` is full-batch GD ($B_t$ = all samples). Otherwise $B_t$ is drawn
+    from ``key``: with ``replace=True`` i.i.d. uniform indices; with ``replace=False`` from
+    a stream of independent permutations (every sample exactly once per epoch of $n$
+    draws; ``batch_size = n`` is then GD up to the summation order).
+
+    Records are taken at steps $0, k, 2k, \dots$ (``k = every``) and at the final step:
+    the full-batch $L$, $\|\nabla L\|^2$ and every ``metrics`` function, all at the
+    record's params. Divergence: if at step $t$ the (minibatch) loss or gradient is
+    non-finite or the loss exceeds ``max_loss`` (or the full-batch values at a record
+    are), updates stop (params and optimiser state stay at their last finite values),
+    ``diverged`` is set, ``diverged_at = t`` and the records from step $t$ on are invalid
+    (``valid=False``, NaN). Turn it into a message with ``traj.raise_if_diverged(lr=...)``.
+
+    Works under ``jax.jit`` and ``jax.vmap`` over keys, params and step sizes (build the
+    optimiser inside the vmapped function from the traced step size). ``steps``,
+    ``batch_size``, ``every``, ``replace`` and ``max_loss`` are static. Called outside
+    ``jit``, the run is compiled once per (optimiser object, metrics functions, static
+    arguments, shapes): pass the same optimiser object to reuse it.
+
+    Args:
+        objective: the :class:`~villani.Objective`.
+        optimizer: an optax ``GradientTransformation`` (see :mod:`villani.optim`).
+        params: initial params, a pytree matching ``objective.net``.
+        key: PRNG key for minibatch sampling (unused by full-batch GD).
+        steps: number of updates $\ge 1$.
+        batch_size: minibatch size in ``[1, n]``, or ``None`` for full batch.
+        every: record every ``every`` steps ($\ge 1$).
+        metrics: dict name -> ``fn(params) -> array``, evaluated at the records.
+        replace: draw minibatches with replacement.
+        max_loss: treat a loss above this as divergence (``None``: only non-finite).
+
+    Returns:
+        A :class:`~villani.Trajectory` with ``ceil(steps / every) + 1`` records.
+
+    Example:
+        >>> from villani import nets, data, optim, Objective
+        >>> ds = data.random_labels(jax.random.key(0), 32, 4)
+        >>> obj = Objective(nets.two_layer(16), ds, loss="logistic", l2=0.01)
+        >>> p0 = obj.net.init(jax.random.key(1), 4)
+        >>> traj = train(obj, optim.sgd(0.5), p0, jax.random.key(2), 100, batch_size=8, every=10)
+        >>> traj.loss.shape
+        (11,)
+        >>> keys = jax.random.split(jax.random.key(3), 8)  # 8 seeds in one call
+        >>> run = lambda k: train(obj, optim.gd(0.5), obj.net.init(k, 4), k, 100, every=10)
+        >>> jax.vmap(run)(keys).loss.shape
+        (8, 11)
+    """
+    check_objective(objective)
+    if not (hasattr(optimizer, "init") and hasattr(optimizer, "update")):
+        raise TypeError(f"optimizer: expected an optax GradientTransformation, got {optimizer!r}")
+    check_params(objective, params)
+    n = objective.n
+    steps = check_int("steps", steps, 1)
+    every = check_int("every", every, 1)
+    if batch_size is not None:
+        batch_size = check_int("batch_size", batch_size, 1, n, f" (n = {n} samples)")
+        if steps * batch_size >= 2**31:
+            raise ValueError(f"steps: steps * batch_size must stay below 2**31 (int32), got "
+                             f"{steps} * {batch_size}")
+    if max_loss is not None:
+        if not is_concrete(max_loss):
+            raise TypeError("max_loss: expected a Python float (it is static), got a tracer")
+        max_loss = float(max_loss)
+        if np.isnan(max_loss):
+            raise ValueError("max_loss: expected a number or None, got nan")
+    return _train(objective, params, key, optimizer=optimizer, metrics=check_metrics(metrics),
+                  steps=steps, every=every, batch_size=batch_size, replace=bool(replace),
+                  max_loss=max_loss)
+
+
+def _sample_loss(objective: Objective) -> Callable[[Params, Array, Array], Array]:
+    def one(p, xi, yi):
+        return objective.loss(objective.net.apply(p, xi), yi) + objective.regulariser(p)
+
+    return one
+
+
+def per_sample_grads(objective: Objective, params: Params, idx: Array | None = None) -> Params:
+    r"""Per-sample gradients $g_i = \nabla_\theta\big(\ell_i(\theta) + \frac\lambda2\|\theta\|^2\big)$.
+
+    The regulariser is included in every sample's gradient, so that
+    $\frac1n\sum_i g_i = \nabla L$ (``objective.grad``) and a minibatch mean is the
+    minibatch gradient SGD uses; it shifts every $g_i$ by the same $\lambda\theta$, so
+    it does not change their covariance. Computed as ``vmap(grad)``: memory $n\times p$.
+
+    Args:
+        objective: the :class:`~villani.Objective`.
+        params: the params.
+        idx: optional ``(b,)`` sample indices (default: all $n$).
+
+    Returns:
+        A pytree like ``params`` with a leading sample axis of length $n$ (or $b$).
+
+    Example:
+        >>> g = per_sample_grads(obj, params)  # doctest: +SKIP
+        >>> g["w"].shape  # (n, m, d)  # doctest: +SKIP
+    """
+    x, y = objective.data.x, objective.data.y
+    if idx is not None:
+        x, y = x[idx], y[idx]
+    return jax.vmap(jax.grad(_sample_loss(objective)), in_axes=(None, 0, 0))(params, x, y)
+
+
+class GradientNoise(NamedTuple):
+    r"""Gradient-noise summary at one point (see :func:`gradient_noise`).
+
+    Attributes:
+        trace: $\operatorname{tr}\Sigma$, $\Sigma$ the per-sample-gradient covariance.
+        grad_norm2: $\|\nabla L\|^2$.
+        noise_scale: $B_\mathrm{noise} = \operatorname{tr}\Sigma/\|\nabla L\|^2$.
+    """
+
+    trace: Array
+    grad_norm2: Array
+    noise_scale: Array
+
+
+def gradient_noise(objective: Objective, params: Params) -> GradientNoise:
+    r"""Trace of the per-sample-gradient covariance and the gradient-noise scale.
+
+    $$\Sigma = \frac1n\sum_{i=1}^n (g_i - \bar g)(g_i - \bar g)^\top,\qquad
+    \operatorname{tr}\Sigma = \frac1n\sum_i\|g_i - \bar g\|^2,\qquad
+    B_\mathrm{noise} = \frac{\operatorname{tr}\Sigma}{\|\bar g\|^2},$$
+
+    $\bar g = \nabla L$. $\Sigma$ is the covariance of one uniformly drawn sample's
+    gradient, so a with-replacement minibatch gradient of size $B$ has covariance
+    $\Sigma/B$ (the SDE of :func:`~villani.sgd_sde`); without replacement it is
+    $\Sigma/B\cdot(n-B)/(n-1)$. $B_\mathrm{noise}$ is the batch size at which the
+    minibatch noise power equals the squared gradient (McCandlish et al. 2018's simple
+    noise scale). Never forms a $p\times p$ matrix (memory $n\times p$).
+
+    Args:
+        objective: the :class:`~villani.Objective`.
+        params: the params.
+
+    Returns:
+        :class:`GradientNoise` ``(trace, grad_norm2, noise_scale)``, scalars.
+
+    Example:
+        >>> gradient_noise(obj, params).noise_scale  # doctest: +SKIP
+
+    References:
+        McCandlish, Kaplan, Amodei et al., arXiv 1812.06162.
+    """
+    check_objective(objective)
+    g = per_sample_grads(objective, params)
+    mean = jax.tree_util.tree_map(lambda x: jnp.mean(x, axis=0), g)
+    tr = sum(jnp.sum((x - m[None]) ** 2) for x, m in
+             zip(jax.tree_util.tree_leaves(g), jax.tree_util.tree_leaves(mean))) / objective.n
+    g2 = sq_norm(mean)
+    return GradientNoise(tr, g2, tr / g2)
