@@ -120,6 +120,32 @@ def run_tasks(registry: dict[str, Callable[[dict, dict], tuple[dict, dict]]],
             os.fsync(f.fileno())
 
 
+def trace_study(spec: dict, estimate: Callable[[int, int], float]) -> tuple[dict, dict]:
+    """Run ``estimate(k, seed)`` over ``spec["probe_grid"]`` x ``spec["seeds"]``.
+
+    One warm-up estimate per probe count (a JAX side compiles there), then one timed
+    estimate per seed; stops after the first count whose median relative error against
+    ``spec["reference"]`` (when given) is at most ``spec["target"]``. Returns the
+    estimates (counts x seeds), the median time per count and the counts run.
+    """
+    grid, seeds, ref = spec["probe_grid"], spec["seeds"], spec.get("reference")
+    est, times, ks = [], [], []
+    for k in grid:
+        estimate(k, 10_000)  # warm-up, a seed outside the reported ones
+        row, trow = [], []
+        for s in seeds:
+            t0 = time.perf_counter_ns()
+            row.append(float(estimate(k, s)))  # float() waits for the result
+            trow.append((time.perf_counter_ns() - t0) * 1e-9)
+        est.append(row)
+        times.append(float(np.median(trow)))
+        ks.append(k)
+        if ref is not None and median_rel_error(row, ref) <= spec["target"]:
+            break
+    return ({"estimates": np.array(est), "probes": np.array(ks), "times": np.array(times)},
+            {"time_s": times[-1], "compile_s": 0.0, "repeats": len(seeds)})
+
+
 def median_rel_error(estimates: list[float], exact: float) -> float:
     """Median over seeds of |estimate - exact| / |exact|."""
     return float(np.median([abs(e - exact) / abs(exact) for e in estimates]))

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import torch  # noqa: E402
-from _common import NotRun, run_tasks, time_call  # noqa: E402
+from _common import NotRun, run_tasks, time_call, trace_study  # noqa: E402
 from torch import nn  # noqa: E402
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -144,30 +143,6 @@ def _curv_hessian(model, lossmod, x, t):
     return HessianLinearOperator(model, lossmod, params, [(x, t)], check_deterministic=False)
 
 
-def _trace_study(spec, estimate):
-    """Run ``estimate(k, seed) -> float`` over the probe grid; stop at 1 % median error.
-
-    Returns estimates (k x seeds), the median time per k, and the probe counts run.
-    """
-    grid, seeds, ref = spec["probe_grid"], spec["seeds"], spec.get("reference")
-    est, times, ks = [], [], []
-    estimate(grid[0], 10_000)  # warm-up
-    for k in grid:
-        row, trow = [], []
-        for s in seeds:
-            t0 = time.perf_counter_ns()
-            row.append(float(estimate(k, s)))
-            sync()
-            trow.append((time.perf_counter_ns() - t0) * 1e-9)
-        est.append(row)
-        times.append(float(np.median(trow)))
-        ks.append(k)
-        if ref is not None and np.median([abs(e - ref) / abs(ref) for e in row]) <= spec["target"]:
-            break
-    return ({"estimates": np.array(est), "probes": np.array(ks), "times": np.array(times)},
-            {"time_s": times[-1], "compile_s": 0.0, "repeats": len(seeds)})
-
-
 def _curv_trace(fn_name):
     def impl(spec, inputs):
         import curvlinops
@@ -184,7 +159,7 @@ def _curv_trace(fn_name):
                 k += -k % 3  # Hutch++ needs a multiple of 3
             return scale * float(fn(H, k))
 
-        return _trace_study(spec, estimate)
+        return trace_study(spec, estimate)
 
     return impl
 
@@ -203,7 +178,7 @@ def pyhessian_trace(spec, inputs):
         torch.manual_seed(seed)
         return scale * float(np.mean(hc.trace(maxIter=k, tol=-1.0)))  # tol<0: exactly k probes
 
-    return _trace_study(spec, estimate)
+    return trace_study(spec, estimate)
 
 
 # ------------------------------------------------------------------ Hessian eigenvalues

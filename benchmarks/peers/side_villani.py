@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -20,7 +19,7 @@ jax.config.update("jax_enable_x64", True)
 
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
-from _common import NotRun, peak_rss_bytes, run_tasks, time_call  # noqa: E402
+from _common import NotRun, peak_rss_bytes, run_tasks, time_call, trace_study  # noqa: E402
 
 import villani  # noqa: E402
 from villani import nets  # noqa: E402
@@ -85,24 +84,15 @@ def _laplacian(method):
 def hutchinson_study(spec, inputs):
     lap = _need("laplacian")
     _, params, obj, _ = build(spec, inputs)
-    grid, seeds, ref = spec["probe_grid"], spec["seeds"], spec.get("reference")
-    est, times, ks = [], [], []
-    for k in grid:
-        fn = jax.jit(lambda o, p, key, k=k: _value(
-            lap(o, p, method="hutchinson", key=key, num_probes=k)))
-        jax.block_until_ready(fn(obj, params, jax.random.key(10_000)))  # compile for this k
-        row, trow = [], []
-        for s in seeds:
-            t0 = time.perf_counter_ns()
-            row.append(float(jax.block_until_ready(fn(obj, params, jax.random.key(s)))))
-            trow.append((time.perf_counter_ns() - t0) * 1e-9)
-        est.append(row)
-        times.append(float(np.median(trow)))
-        ks.append(k)
-        if ref is not None and np.median([abs(e - ref) / abs(ref) for e in row]) <= spec["target"]:
-            break
-    return ({"estimates": np.array(est), "probes": np.array(ks), "times": np.array(times)},
-            {"time_s": times[-1], "compile_s": 0.0, "repeats": len(seeds)})
+    fns = {}
+
+    def estimate(k, seed):
+        if k not in fns:  # num_probes is static: one compilation per probe count
+            fns[k] = jax.jit(lambda o, p, key: _value(
+                lap(o, p, method="hutchinson", key=key, num_probes=k)))
+        return jax.block_until_ready(fns[k](obj, params, jax.random.key(seed)))
+
+    return trace_study(spec, estimate)
 
 
 # ------------------------------------------------------------------ Hessian eigenvalues
