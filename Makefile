@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.villani-installed
 
-.PHONY: demo test test-slow lint clean
+.PHONY: demo test test-slow lint clean bench-peers peer-envs
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,3 +27,25 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# Side-by-side benchmarks against the peers (benchmarks/README.md). Each peer gets its own
+# virtual environment under benchmarks/peers/.envs/ (git-ignored); one that fails to build
+# is reported "not run" by the driver, so the target goes on.
+PEERS := benchmarks/peers
+PEER_ENVS := $(PEERS)/.envs
+
+$(PEER_ENVS)/%/.installed: $(PEERS)/requirements-%.txt
+	@mkdir -p $(PEER_ENVS)
+	rm -rf $(PEER_ENVS)/$*
+	$(PYTHON) -m venv $(PEER_ENVS)/$*
+	$(PEER_ENVS)/$*/bin/pip install -q -r $< > $(PEER_ENVS)/build-$*.log 2>&1 \
+		|| { echo "peer env $* failed: see $(PEER_ENVS)/build-$*.log"; exit 1; }
+	touch $@
+
+peer-envs:
+	-$(MAKE) $(PEER_ENVS)/torch/.installed
+	-$(MAKE) $(PEER_ENVS)/nt/.installed
+	-$(MAKE) $(PEER_ENVS)/blackjax/.installed
+
+bench-peers: $(STAMP) peer-envs
+	$(PY) $(PEERS)/run.py $(PEERS_ARGS)

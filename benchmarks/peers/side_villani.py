@@ -1,0 +1,202 @@
+"""villani's side: runs in the project's own environment (.venv) on the current source tree.
+
+Each implementation calls villani's public API only. A name that has not landed yet is
+reported as "not run: not yet implemented", so the table fills in as the library grows.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(os.path.dirname(HERE)))  # the repository root
+
+import jax  # noqa: E402
+
+jax.config.update("jax_enable_x64", True)
+
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+from _common import NotRun, peak_rss_bytes, run_tasks, time_call, trace_study  # noqa: E402
+
+import villani  # noqa: E402
+from villani import nets  # noqa: E402
+
+
+def _need(name):
+    fn = getattr(villani, name, None)
+    if fn is None:
+        raise NotRun(f"villani.{name}: not yet implemented")
+    return fn
+
+
+def build(spec, inputs):
+    dtype = np.dtype(spec["dtype"])
+    param = spec.get("param", "standard")
+    if spec["net"] == "two_layer":
+        net = nets.two_layer(spec["m"], spec["act"], parametrization=param)
+        params = {"w": jnp.asarray(inputs["w"], dtype), "a": jnp.asarray(inputs["a"], dtype)}
+    else:
+        net = nets.mlp(tuple(spec["widths"]), spec["act"], parametrization=param)
+        params = {"w": [jnp.asarray(inputs[f"w{i}"], dtype)
+                        for i in range(len(spec["widths"]) + 1)]}
+    x = jnp.asarray(inputs["x"], dtype)
+    y = jnp.asarray(inputs["y"], dtype)
+    obj = villani.Objective(net, villani.Dataset(x, y), loss=spec["loss"])
+    return net, params, obj, x
+
+
+def _named(params_like):
+    """villani's pytree -> the flat names the driver compares ("w", "a" or "w0".."wL")."""
+    if isinstance(params_like.get("w"), (list, tuple)):
+        return {f"w{i}": np.asarray(w) for i, w in enumerate(params_like["w"])}
+    return {k: np.asarray(v) for k, v in params_like.items()}
+
+
+def _field(obj, *names):
+    """First attribute / key of ``obj`` among ``names`` (result types are still settling)."""
+    for n in names:
+        if isinstance(obj, dict) and n in obj:
+            return obj[n]
+        if hasattr(obj, n):
+            return getattr(obj, n)
+    raise NotRun(f"result {type(obj).__name__} has none of the fields {names}")
+
+
+def _value(out):
+    return out.value if hasattr(out, "value") else out
+
+
+# ----------------------------------------------------------------------------- Laplacian
+def _laplacian(method):
+    def impl(spec, inputs):
+        lap = _need("laplacian")
+        _, params, obj, _ = build(spec, inputs)
+        fn = jax.jit(lambda o, p: _value(lap(o, p, method=method)))
+        out, timing = time_call(lambda: fn(obj, params), jax.block_until_ready)
+        return {"value": np.asarray(out)}, timing
+
+    return impl
+
+
+def hutchinson_study(spec, inputs):
+    lap = _need("laplacian")
+    _, params, obj, _ = build(spec, inputs)
+    fns = {}
+
+    def estimate(k, seed):
+        if k not in fns:  # num_probes is static: one compilation per probe count
+            fns[k] = jax.jit(lambda o, p, key: _value(
+                lap(o, p, method="hutchinson", key=key, num_probes=k)))
+        return jax.block_until_ready(fns[k](obj, params, jax.random.key(seed)))
+
+    return trace_study(spec, estimate)
+
+
+# ------------------------------------------------------------------ Hessian eigenvalues
+def hessian_eig(spec, inputs):
+    hs = _need("hessian_spectrum")
+    _, params, obj, _ = build(spec, inputs)
+    kw = dict(spec.get("villani_kwargs", {}))
+    key = jax.random.key(0)
+    fn = jax.jit(lambda o, p, k: hs(o, p, key=k, **kw))
+    out, timing = time_call(lambda: fn(obj, params, key), jax.block_until_ready)
+    # top is descending and bottom ascending: the first entry of each is the extreme one
+    res = {"lmax": np.ravel(_field(out, "lambda_max", "top"))[0],
+           "lmin": np.ravel(_field(out, "lambda_min", "bottom"))[0]}
+    for name in ("top_residual", "bottom_residual"):
+        if getattr(out, name, None) is not None:
+            res[name] = np.ravel(getattr(out, name))[0]
+    if spec.get("memory"):
+        timing["peak_rss_bytes_after"] = peak_rss_bytes()
+    return res, timing
+
+
+def density(spec, inputs):
+    sd = _need("spectral_density")
+    _, params, obj, _ = build(spec, inputs)
+    kw = dict(spec.get("villani_kwargs", {}))
+    key = jax.random.key(0)
+    fn = jax.jit(lambda o, p, k: sd(o, p, k, **kw))
+    out, timing = time_call(lambda: fn(obj, params, key), jax.block_until_ready)
+    nodes = np.asarray(_field(out, "nodes", "eigenvalues", "grid"))
+    res = {"nodes": nodes, "lmax": np.max(nodes)}
+    try:
+        res["weights"] = np.asarray(_field(out, "weights", "density"))
+    except NotRun:
+        pass
+    return res, timing
+
+
+# ---------------------------------------------------------------- per-sample gradients
+def per_sample_grads(spec, inputs):
+    psg = _need("per_sample_grads")
+    _, params, obj, _ = build(spec, inputs)
+    fn = jax.jit(lambda o, p: psg(o, p))
+    out, timing = time_call(lambda: fn(obj, params), jax.block_until_ready)
+    return _named(out), timing
+
+
+# ------------------------------------------------------------------------------- NTK
+def _ntk(method):
+    def impl(spec, inputs):
+        ntk = _need("ntk")
+        net, params, _, x = build(spec, inputs)
+        fn = jax.jit(lambda p, x: ntk(net, p, x, method=method))
+        out, timing = time_call(lambda: fn(params, x), jax.block_until_ready)
+        return {"K": np.asarray(out)}, timing
+
+    return impl
+
+
+def ntk_lanczos(spec, inputs):
+    ns = _need("ntk_spectrum")
+    net, params, _, x = build(spec, inputs)
+    kw = dict(spec.get("villani_kwargs", {}))
+    fn = jax.jit(lambda p, x: ns(net, p, x, method="lanczos", key=jax.random.key(0), **kw))
+    out, timing = time_call(lambda: fn(params, x), jax.block_until_ready, max_repeats=2)
+    res = {"lmax": np.asarray(_field(out, "lambda_max", "lmax", "max")),
+           "lmin": np.asarray(_field(out, "lambda_min", "lmin", "min"))}
+    for name in ("residual_max", "residual_min", "kappa", "num_iters"):
+        try:
+            res[name] = np.asarray(_field(out, name))
+        except NotRun:
+            pass
+    return res, timing
+
+
+# ------------------------------------------------------------------------- Langevin
+def langevin(spec, inputs):
+    lv = _need("langevin")
+    _, params, obj, _ = build(spec, inputs)
+    keys = jax.random.split(jax.random.key(spec["seed"]), spec["particles"])
+
+    def one(key):
+        traj = lv(obj, params, key, spec["t1"], spec["dt"], spec["temperature"])
+        return traj.params if hasattr(traj, "params") else traj
+
+    run = jax.jit(jax.vmap(one))
+    out, timing = time_call(lambda: run(keys), jax.block_until_ready)
+    final_loss = jax.vmap(obj.value)(out)
+    res = _named(out)
+    res["final_loss"] = np.asarray(final_loss)
+    return res, timing
+
+
+REGISTRY = {
+    "villani_closed_form": _laplacian("closed_form"),
+    "villani_exact": _laplacian("exact"),
+    "villani_hutchinson": hutchinson_study,
+    "villani_hessian_eig": hessian_eig,
+    "villani_density": density,
+    "villani_psg": per_sample_grads,
+    "villani_ntk_closed_form": _ntk("closed_form"),
+    "villani_ntk_generic": _ntk("generic"),
+    "villani_ntk_lanczos": ntk_lanczos,
+    "villani_langevin": langevin,
+}
+
+if __name__ == "__main__":
+    run_tasks(REGISTRY, "villani", ["villani", "jax", "jaxlib", "matfree", "numpy"])

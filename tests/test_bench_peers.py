@@ -1,0 +1,102 @@
+"""The peers benchmark's plumbing (benchmarks/peers): no peer environment needed.
+
+The peer sides run in their own environments and are not exercised here; what is
+checked is what every comparison rests on — the JAX peers compute villani's function
+with the same weights, inputs are reproducible, missing environments and failures are
+reported as "not run", and the trace study reads its table correctly.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from benchmarks.peers import _jaxnets
+from benchmarks.peers import run as peers
+from villani import nets
+
+TOL64 = 1e-12
+
+
+def _inputs(tmp_path, spec):
+    path = tmp_path / "in.npz"
+    peers.make_inputs(spec, str(path))
+    with np.load(path) as z:
+        return {k: z[k] for k in z.files}
+
+
+@pytest.mark.parametrize("param", ["standard", "ntk"])
+@pytest.mark.parametrize("act", ["tanh", "erf"])
+def test_jax_peer_nets_compute_villanis_function(tmp_path, param, act):
+    for spec in (peers._two(act, "squared", 7, 5, "float64", param=param) | {"d": 3},
+                 peers._mlp("logistic", 7, (4, 6, 5), "float64", act=act, param=param)
+                 | {"d": 3}):
+        z = _inputs(tmp_path, spec)
+        if spec["net"] == "two_layer":
+            net = nets.two_layer(spec["m"], act, parametrization=param)
+            vp = {"w": jnp.asarray(z["w"]), "a": jnp.asarray(z["a"])}
+        else:
+            net = nets.mlp(tuple(spec["widths"]), act, parametrization=param)
+            vp = {"w": [jnp.asarray(z[f"w{i}"]) for i in range(4)]}
+        want = net.apply(vp, jnp.asarray(z["x"]))
+        got = _jaxnets.apply_fn(spec)(_jaxnets.params_from(spec, z, jnp.float64),
+                                      jnp.asarray(z["x"]))[:, 0]
+        np.testing.assert_allclose(got, want, rtol=TOL64, atol=TOL64)
+
+
+def test_jax_peer_loss_is_villanis_objective(tmp_path):
+    import villani
+
+    for loss in ("squared", "logistic"):
+        spec = peers._two("tanh", loss, 9, 4, "float64") | {"d": 3}
+        z = _inputs(tmp_path, spec)
+        net = nets.two_layer(4, "tanh", parametrization="standard")
+        vp = {"w": jnp.asarray(z["w"]), "a": jnp.asarray(z["a"])}
+        obj = villani.Objective(net, villani.Dataset(z["x"], z["y"]), loss=loss)
+        got = _jaxnets.loss_fn(spec)(vp, jnp.asarray(z["x"]), jnp.asarray(z["y"]))
+        np.testing.assert_allclose(got, obj.value(vp), rtol=TOL64)
+        np.testing.assert_allclose(jax.grad(_jaxnets.loss_fn(spec))(vp, z["x"], z["y"])["w"],
+                                   obj.grad(vp)["w"], rtol=1e-10, atol=1e-14)
+
+
+def test_inputs_are_reproducible_and_typed(tmp_path):
+    spec = peers._two("tanh", "logistic", 6, 3, "float32")
+    a = _inputs(tmp_path, spec)
+    b = _inputs(tmp_path, spec)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+        assert a[k].dtype == np.float32
+    assert set(np.unique(a["y"])) <= {-1.0, 1.0}
+    c = _inputs(tmp_path, spec | {"seed": 1})
+    assert not np.array_equal(a["x"], c["x"])
+
+
+def test_missing_environment_is_not_run(tmp_path, monkeypatch):
+    monkeypatch.setitem(peers.SIDES, "torch", (str(tmp_path / "nope" / "python"), "x.py"))
+    tasks = [{"id": "c0:backpack_diag_hessian", "impl": "backpack_diag_hessian"}]
+    res = peers._run_side("torch", tasks, str(tmp_path), timeout=10)
+    rec = res["c0:backpack_diag_hessian"]
+    assert rec["status"] == "not run" and "environment missing" in rec["reason"]
+    assert "time_s" not in rec
+
+
+def test_study_summary_finds_first_count_at_target():
+    out = {"estimates": np.array([[1.2, 0.8, 1.1], [1.004, 0.996, 1.02], [1.0, 1.0, 1.0]]),
+           "probes": np.array([10, 100, 1000]), "times": np.array([0.1, 1.0, 10.0])}
+    s = peers._study_summary(out, 1.0, 0.01)
+    assert s["probes_to_target"] == 100 and s["time_to_target_s"] == 1.0
+    assert s["median_rel_errors"][10] == pytest.approx(0.2)
+    s = peers._study_summary(out, 2.0, 0.01)
+    assert s["probes_to_target"] is None and s["max_probes_run"] == 1000
+
+
+def test_markdown_keeps_reasons_in_one_cell():
+    rep = {"device": "cpu", "device_kind": "cpu", "cpu_count": 2, "date": "today",
+           "grid": "quick", "notes": {"task_timeout_s": 10, "villani_source": "x"},
+           "versions": {}, "beyond": [],
+           "rows": [dict(bench="laplacian", problem="p", sizes="s", dtype="float64",
+                         label="BackPACK", status="not run", reason="failed: a | b")]}
+    md = peers.markdown(rep)
+    row = [ln for ln in md.splitlines() if "BackPACK" in ln][0]
+    assert "not run: failed: a / b" in row
+    assert row.count("|") == 11
