@@ -16,8 +16,11 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/villani reproduce --quick
 
+# Two pytest-xdist workers (CI has 2 cores); a paper's tests share one worker (loadgroup).
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow

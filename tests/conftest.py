@@ -1,5 +1,7 @@
 """Numerical tests run in float64 (STYLE.md: diffrax's conftest)."""
 
+import importlib.util
+import pathlib
 import zlib
 
 import jax
@@ -17,3 +19,28 @@ def key(request):
     seed = zlib.crc32(request.node.nodeid.encode()) % (2**31)  # stable across runs
     print(f"key seed: {seed}")
     return jax.random.key(seed)
+
+
+NOTEBOOKS = pathlib.Path(__file__).parent.parent / "notebooks"
+_NOTEBOOK_RESULTS = {}
+
+
+@pytest.fixture(scope="session")
+def notebook_result():
+    """``notebook_result("paper_000")``: the paper's Result from executing its notebook.
+
+    Runs ``notebooks/<stem>.py``'s ``main(quick=True, plot=False, seed=0)`` once per test
+    session: that is the paper's quick configuration under ``jax.random.key(0)``, so the
+    notebook test and the paper's own tests share one quick run instead of two.
+    """
+
+    def get(stem):
+        if stem not in _NOTEBOOK_RESULTS:
+            path = NOTEBOOKS / f"{stem}.py"
+            spec = importlib.util.spec_from_file_location(f"notebook_{stem}", path)
+            mod = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(mod)  # defining main() must be cheap
+            _NOTEBOOK_RESULTS[stem] = mod.main(quick=True, plot=False, seed=0)
+        return _NOTEBOOK_RESULTS[stem]
+
+    return get

@@ -12,7 +12,7 @@ from villani import Objective, data, nets
 from villani.diagnostics import REFERENCE_MAX_PARAMS, TraceEstimate, hessian_diagonal, laplacian
 
 RTOL = 1e-10  # float64, relative to the trace's scale
-HYP = settings(max_examples=6, deadline=None, derandomize=True)  # more under -m slow below
+HYP = settings(max_examples=4, deadline=None, derandomize=True)  # more under -m slow below
 
 
 @jax.jit
@@ -77,8 +77,7 @@ def test_exact_chunks_and_depth(key):
     obj = Objective(net, data.random_labels(kd, 10, 4), loss="squared", l2=0.05)
     p = net.init(kp, 4)
     full = laplacian(obj, p, "exact")
-    for chunk in (3, 64):
-        np.testing.assert_allclose(laplacian(obj, p, "exact", chunk=chunk), full, rtol=1e-12)
+    np.testing.assert_allclose(laplacian(obj, p, "exact", chunk=3), full, rtol=1e-12)
     np.testing.assert_allclose(hessian_diagonal(obj, p, chunk=3)["w"][0],
                                hessian_diagonal(obj, p)["w"][0], rtol=1e-12)
     assert laplacian(obj, p) == full  # auto -> exact
@@ -94,7 +93,8 @@ def test_one_hidden_mlp_equals_two_layer(key):
                                laplacian(Objective(tl, ds, "logistic"), pt), rtol=1e-12)
 
 
-@pytest.mark.parametrize("net", [nets.two_layer(6, "tanh"), nets.mlp((5, 4, 3), "sigmoid")])
+@pytest.mark.parametrize("net", [nets.two_layer(6, "tanh"),
+                                 pytest.param(nets.mlp((5, 4, 3), "sigmoid"), marks=pytest.mark.slow)])
 def test_hutchinson_within_four_standard_errors(net, key):
     kd, kp, kh = jax.random.split(key, 3)
     obj = Objective(net, data.random_labels(kd, 10, 4), loss="logistic", l2=0.1)

@@ -186,7 +186,7 @@ def test_apply_shapes_under_jit_and_vmap(key, jit):
     chex.assert_shape(apply(params, jnp.ones((7, 3))), (5, 7))
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(width=st.integers(1, 12), d=st.integers(1, 6), n=st.integers(1, 5),
        act=st.sampled_from(nets.ACTIVATIONS), bias=st.booleans(), outer=st.booleans())
 def test_two_layer_shapes_property(width, d, n, act, bias, outer):

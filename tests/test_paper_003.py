@@ -10,10 +10,14 @@ import pytest
 from villani import nets
 from villani.experiments.papers import paper_003 as p003
 
+# one worker runs this paper (and its notebook test) so the quick run happens once
+pytestmark = pytest.mark.xdist_group("paper_003")
+
 
 @pytest.fixture(scope="module")
-def result():
-    return p003.run(p003.QUICK, jax.random.key(0))
+def result(notebook_result):
+    # the quick run under key(0), shared with tests/test_notebooks.py
+    return notebook_result("paper_003")
 
 
 def test_verdicts_as_expected(result):
