@@ -17,22 +17,12 @@
 # gradient at all).
 
 # %%
-import jax
-
-from villani.experiments.papers import paper_000
-from villani.report import verdict_table
+from villani.report import show_paper
 
 
 def main(quick=True, plot=True, seed=0):
-    jax.config.update("jax_enable_x64", True)
-    config = paper_000.QUICK if quick else paper_000.FULL
-    result = paper_000.run(config, jax.random.key(seed), figures=plot)
-    print(verdict_table([result]))
-    if plot:
-        import matplotlib.pyplot as plt
-
-        plt.show()
-    return result
+    # float64, the run, the verdict table and the figures (inline in Jupyter, PNGs otherwise)
+    return show_paper("000", quick=quick, plot=plot, seed=seed)
 
 
 # %%

@@ -18,25 +18,12 @@
 # and never moves, while the same start with a leaky slope of 0.1 converges.
 
 # %%
-import jax
-
-from villani.experiments.papers import paper_002
-from villani.report import verdict_table
+from villani.report import show_paper
 
 
 def main(quick=True, plot=True, seed=0):
-    jax.config.update("jax_enable_x64", True)  # float64 round-off floors
-    config = paper_002.QUICK if quick else paper_002.FULL
-    result = paper_002.run(config, jax.random.key(seed))
-    import matplotlib.pyplot as plt  # paper 002's figures are pyplot figures
-
-    if plot:
-        plt.show()
-    else:
-        for fig in result.figures.values():
-            plt.close(fig)
-    print(verdict_table([result]))
-    return result
+    # float64, the run, the verdict table and the figures (inline in Jupyter, PNGs otherwise)
+    return show_paper("002", quick=quick, plot=plot, seed=seed)
 
 
 # %% [markdown]

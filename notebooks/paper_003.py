@@ -18,22 +18,12 @@
 # target stays out of reach and the risk plateaus.
 
 # %%
-import jax
-
-from villani.experiments.papers import paper_003
-from villani.report import verdict_table
+from villani.report import show_paper
 
 
 def main(quick=True, plot=True, seed=0):
-    jax.config.update("jax_enable_x64", True)  # the run assumes float64, as villani reproduce
-    config = paper_003.QUICK if quick else paper_003.FULL
-    result = paper_003.run(config, jax.random.key(seed))
-    if plot:  # villani.plots figures are not pyplot's: IPython (Jupyter) displays them
-        from IPython.display import display
-
-        display(*result.figures.values())
-    print(verdict_table([result]))
-    return result
+    # float64, the run, the verdict table and the figures (inline in Jupyter, PNGs otherwise)
+    return show_paper("003", quick=quick, plot=plot, seed=seed)
 
 
 # %% [markdown]

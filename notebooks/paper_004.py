@@ -23,28 +23,12 @@
 # $\kappa(H(0))$.
 
 # %%
-import jax
-
-from villani import plots
-from villani.experiments.papers import paper_004
-from villani.report import verdict_table
+from villani.report import show_paper
 
 
 def main(quick=True, plot=True, seed=0):
-    jax.config.update("jax_enable_x64", True)  # residual ratios down to 1e-9
-    config = paper_004.QUICK if quick else paper_004.FULL
-    result = paper_004.run(config, jax.random.key(seed))
-    if plot:  # villani.plots draws on the Agg canvas, without pyplot
-        try:
-            from IPython.display import display
-        except ImportError:  # a plain script: write PNGs instead
-            for name, fig in result.figures.items():
-                plots.save(fig, f"paper_004-{name}.png")
-        else:
-            for fig in result.figures.values():
-                display(fig)
-    print(verdict_table([result]))
-    return result
+    # float64, the run, the verdict table and the figures (inline in Jupyter, PNGs otherwise)
+    return show_paper("004", quick=quick, plot=plot, seed=seed)
 
 
 # %% [markdown]

@@ -100,3 +100,19 @@ def test_verdict_table_escapes_and_write_report_refuses_existing(tmp_path):
     (tmp_path / "r").mkdir()
     with pytest.raises(ValueError, match="already exists"):
         report.write_report([r], tmp_path / "r")
+
+
+def test_show_paper_prints_writes_figures_and_returns_the_result(registry, tmp_path, capsys):
+    # what every notebook's main() calls; outside IPython the figures become PNGs
+    result = report.show_paper("fake", quick=True, plot=True, seed=3, figures_dir=tmp_path)
+    out = capsys.readouterr().out
+    assert "| fake | [derived] mean of U(0,1) is 1/2 |" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fake-curves_main.png"]
+    assert result.meta["mode"] == "quick" and result.meta["config"] == {"n": 200}
+    again = report.show_paper("fake", quick=True, plot=False, seed=3, figures_dir=tmp_path / "no")
+    np.testing.assert_array_equal(again.table["u"], result.table["u"])  # same seed, same run
+    assert not (tmp_path / "no").exists()
+    full = report.show_paper("fake", quick=False, plot=False)
+    assert full.table["u"].size == 2000
+    with pytest.raises(ValueError, match="unknown paper id.*nope"):
+        report.show_paper("nope")

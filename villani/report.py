@@ -34,7 +34,7 @@ import numpy as np
 from .experiments import _store
 from .experiments.result import Paper, Result, Verdict
 
-__all__ = ["reproduce", "run_paper", "write_report", "verdict_rows", "verdict_table"]
+__all__ = ["reproduce", "run_paper", "show_paper", "write_report", "verdict_rows", "verdict_table"]
 
 COLUMNS = ("paper", "claim", "measured", "predicted", "holds", "expected", "as expected")
 
@@ -73,6 +73,67 @@ def run_paper(paper: Paper, *, mode: str = "quick", seed: int = 0) -> Result:
     result.meta.setdefault("mode", mode)
     result.meta.setdefault("config", config)
     return result
+
+
+def show_paper(paper_id: str, *, quick: bool = True, plot: bool = True, seed: int = 0,
+               figures_dir: str | os.PathLike = ".") -> Result:
+    """Run one paper's reproduction and show it: what every notebook's ``main()`` does.
+
+    Enables float64 (as ``villani reproduce`` does: the papers' floors and residual ratios
+    assume it), runs the registered paper's quick or full configuration under
+    ``jax.random.key(seed)`` with :func:`run_paper`, prints the verdict table and, when
+    ``plot`` is true, shows the figures: displayed inline under IPython/Jupyter, otherwise
+    written as PNGs ``<paper>-<figure>.png`` to ``figures_dir``. Figures are then released
+    from pyplot (they stay usable in ``result.figures``), so Jupyter does not draw them twice.
+
+    Args:
+        paper_id: a registered id, e.g. ``"001"``.
+        quick: the quick configuration (else the full one).
+        plot: display (or write) the figures.
+        seed: PRNG seed.
+        figures_dir: where PNGs go outside IPython.
+
+    Returns:
+        The paper's :class:`~villani.experiments.Result`.
+
+    Example:
+        >>> result = show_paper("004", quick=True, plot=False)  # doctest: +SKIP
+    """
+    import jax
+
+    from .experiments import papers
+
+    jax.config.update("jax_enable_x64", True)
+    (paper,) = papers.get([paper_id])
+    result = run_paper(paper, mode="quick" if quick else "full", seed=seed)
+    print(verdict_table([result]))
+    if plot:
+        display = _ipython_display()
+        for name, fig in result.figures.items():
+            if display is not None:
+                display(fig)
+            else:
+                from . import plots
+
+                path = pathlib.Path(figures_dir) / f"{_slug(result.paper)}-{_slug(name)}.png"
+                plots.save(fig, path)
+                print(f"figure {name!r} written to {path}")
+    if "matplotlib.pyplot" in sys.modules:
+        import matplotlib.pyplot as plt
+
+        for fig in result.figures.values():
+            plt.close(fig)
+    return result
+
+
+def _ipython_display():
+    """IPython's ``display`` inside a running IPython shell or kernel, else None."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        return None
+    return display if get_ipython() is not None else None
 
 
 def verdict_rows(results: Sequence[Result]) -> list[dict[str, str]]:
