@@ -216,8 +216,8 @@ def build_grid(grid: str) -> tuple[list[dict], list[dict], dict]:
                               goals={"nt_best": 1.2, "nt_ntk_1": 30.0}))
     comps.append(dict(bench="ntk", spec=_mlp("squared", 64 if quick else 512,
                                              (32,) * 3 if quick else (256,) * 3, "float32"),
-                      villani=["villani_ntk_generic"], peers=nt_peers, compare="arrays",
-                      goals={p: 1.0 for p in nt_peers}))
+                      villani=["villani_ntk_closed_form", "villani_ntk_generic"],
+                      peers=nt_peers, compare="arrays", goals={p: 1.0 for p in nt_peers}))
 
     # Langevin
     for temp in (0.0, 0.01):

@@ -100,6 +100,32 @@ def _ntk_two_layer(net: Any, params: Params, x1: Array, x2: Array) -> Array:
     return (net.scale**2) * k
 
 
+def _mlp_factors(net: Any, params: Params, x: Array) -> tuple[list[Array], list[Array]]:
+    """Per-sample layer inputs h_{l-1} and backward factors c_l * df/dz_l, layer by layer.
+
+    df/dW_l = c_l (df/dz_l) h_{l-1}^T for each sample, so the factors of every layer's
+    per-sample gradient come from one batched forward and one batched backward pass.
+    """
+    ws = params["w"]
+    cs = net.layer_scales(net.in_dim(params))
+    act = net.activation
+    zs = net.preactivations(params, x)
+    hs = [x] + [act(z) for z in zs[:-1]]
+    us = [jnp.ones((x.shape[0], 1), zs[-1].dtype)]  # df/dz_{L+1}: the output itself
+    for layer in range(len(ws) - 1, 0, -1):  # df/dz_l = (df/dz_{l+1} c_{l+1} W_{l+1}) o sigma'(z_l)
+        us.insert(0, (us[0] @ (cs[layer] * ws[layer])) * act.d1(zs[layer - 1]))
+    return hs, [c * u for c, u in zip(cs, us)], us
+
+
+def _ntk_mlp(net: Any, params: Params, x1: Array, x2: Array) -> Array:
+    h1, g1, u1 = _mlp_factors(net, params, x1)
+    h2, g2, u2 = _mlp_factors(net, params, x2)
+    k = sum((a @ b.T) * (c @ e.T) for a, b, c, e in zip(g1, g2, h1, h2))
+    if net.bias:
+        k = k + sum(a @ b.T for a, b in zip(u1, u2))
+    return k
+
+
 def _per_sample_jacobian(apply: Callable, params: Params, x: Array) -> list[Array]:
     jac = jax.vmap(jax.grad(apply), in_axes=(None, 0))(params, x)
     return [leaf.reshape(x.shape[0], -1) for leaf in jax.tree_util.tree_leaves(jac)]
@@ -139,8 +165,15 @@ def ntk(net: Any, params: Params, x1: Array, x2: Array | None = None, *,
          \big(\sigma'(Z_1)\,\mathrm{diag}(a^2)\,\sigma'(Z_2)^\top\big)
          + \mathbb 1_{\rm train\_outer}\,\sigma(Z_1)\sigma(Z_2)^\top\Big],$$
 
-    $Z_a = X_a W^\top + b$, costing $O(n_1 n_2 (m + d))$ and never forming $J$.
-    ``method="generic"`` works for any network: per-sample gradients (``vmap`` of
+    $Z_a = X_a W^\top + b$, costing $O(n_1 n_2 (m + d))$ and never forming $J$. For an
+    :func:`~villani.nets.mlp` with scalar output, $\partial f/\partial W_l = c_l\,u_l
+    h_{l-1}^\top$ with $u_l = \partial f/\partial z_l$ (one batched backward pass), so
+
+    $$K = \sum_{l=1}^{L+1} c_l^2\,(U^{(1)}_l U^{(2)\top}_l)\odot(H^{(1)}_{l-1}H^{(2)\top}_{l-1})
+         + \mathbb 1_{\rm bias}\sum_l U^{(1)}_l U^{(2)\top}_l,$$
+
+    $O(n\,\sum_l n_l n_{l-1} + n_1 n_2 \sum_l n_l)$, the per-layer structure of Novak et
+    al.'s structured path. ``method="generic"`` works for any network: per-sample gradients (``vmap`` of
     ``grad``) contracted leaf by leaf, $O(n_1 n_2 p)$; with ``chunk`` the columns are
     computed ``chunk`` at a time under ``lax.map`` so memory is $O((n_1 + \text{chunk})p)$.
 
@@ -150,7 +183,8 @@ def ntk(net: Any, params: Params, x1: Array, x2: Array | None = None, *,
         params: its parameter pytree.
         x1: inputs, shape ``(n1, d)``.
         x2: inputs, shape ``(n2, d)``; ``None`` means ``x1`` (a symmetric Gram matrix).
-        method: ``"auto"`` (closed form for ``two_layer``, else generic),
+        method: ``"auto"`` (closed form for ``two_layer`` and scalar-output ``mlp``,
+            else generic),
             ``"closed_form"`` or ``"generic"``.
         chunk: generic path only: block size over the columns of $K$ (``None``: all at
             once, fastest).
@@ -159,8 +193,9 @@ def ntk(net: Any, params: Params, x1: Array, x2: Array | None = None, *,
         $K$, shape ``(n1, n2)``, in the dtype of the params.
 
     Raises:
-        ValueError: an unknown method, ``closed_form`` for a network that is not
-            ``two_layer``, ``x`` of the wrong feature dimension, non-scalar outputs.
+        ValueError: an unknown method, ``closed_form`` for a network that is neither
+            ``two_layer`` nor a scalar-output ``mlp``, ``x`` of the wrong feature dimension,
+            non-scalar outputs.
 
     Example:
         >>> net = villani.nets.two_layer(256, "erf")
@@ -183,14 +218,16 @@ def ntk(net: Any, params: Params, x1: Array, x2: Array | None = None, *,
         x2 = _check_x("x2", x2, net, params)
         if x2.shape[1] != x1.shape[1]:
             raise ValueError(f"x2: feature dimension {x2.shape[1]} differs from x1's {x1.shape[1]}")
-    is_two_layer = getattr(net, "kind", None) == "two_layer"
-    if method == "closed_form" and not is_two_layer:
+    kind = getattr(net, "kind", None) if isinstance(net, Network) else None
+    structured = kind == "two_layer" or (kind == "mlp" and net.out_dim == 1)
+    if method == "closed_form" and not structured:
         raise ValueError(
-            f"method: 'closed_form' needs a two_layer network, got {type(net).__name__}; "
-            "use method='generic'"
+            "method: 'closed_form' needs a two_layer or a scalar-output mlp network, got "
+            f"{net!r}; use method='generic'"
         )
-    if is_two_layer and method != "generic":
-        return _ntk_two_layer(net, params, x1, x1 if x2 is None else x2)
+    if structured and method != "generic":
+        closed = _ntk_two_layer if kind == "two_layer" else _ntk_mlp
+        return closed(net, params, x1, x1 if x2 is None else x2)
     _check_scalar_outputs(apply, params, x1)
     return _ntk_generic(apply, params, x1, x2, chunk)
 
