@@ -1,4 +1,4 @@
-"""NTK benchmarks: the two-layer closed form against the generic Jacobian contraction,
+"""NTK benchmarks: the two-layer and MLP closed forms against the generic Jacobian contraction,
 and matrix-free Lanczos against the dense eigendecomposition for lambda_max / lambda_min.
 
 Run: ``python benchmarks/bench_ntk.py`` (``--quick`` for small sizes, ``--large`` adds the
@@ -30,16 +30,19 @@ from villani.diagnostics import ntk, ntk_spectrum  # noqa: E402
 SEED = 0
 
 
-def _setup(n, m, d, dtype, act="erf"):
-    net = nets.two_layer(m, act)
+def _setup(n, m, d, dtype, act="erf", widths=None):
+    net = nets.two_layer(m, act) if widths is None else nets.mlp(widths, act)
     kp, kx = jax.random.split(jax.random.key(SEED))
     params = jax.tree_util.tree_map(lambda a: a.astype(dtype), net.init(kp, d))
     x = (jax.random.normal(kx, (n, d)) / np.sqrt(d)).astype(dtype)
     return net, params, x
 
 
-def gram(n, m, d, dtype, repeats):
-    net, params, x = _setup(n, m, d, dtype)
+def gram(n, m, d, dtype, repeats, widths=None):
+    # widths=None: two-layer erf of width m; else a tanh MLP with these hidden widths
+    act = "erf" if widths is None else "tanh"
+    net, params, x = _setup(n, m, d, dtype, act, widths)
+    what = f"two-layer erf, n={n} m={m}" if widths is None else f"MLP tanh, n={n} widths={widths}"
     closed = jax.jit(lambda p, x: ntk(net, p, x, method="closed_form"))
     generic = jax.jit(lambda p, x: ntk(net, p, x, method="generic"))
     tc = time_fn(closed, params, x, repeats=repeats)
@@ -47,7 +50,7 @@ def gram(n, m, d, dtype, repeats):
     kc, kg = np.asarray(tc.pop("out"), np.float64), np.asarray(tg.pop("out"), np.float64)
     diff = float(np.abs(kc - kg).max() / np.abs(kg).max())
     return {
-        "problem": f"Gram K, two-layer erf, n={n} m={m} d={d}", "dtype": np.dtype(dtype).name,
+        "problem": f"Gram K, {what} d={d}", "dtype": np.dtype(dtype).name,
         "fast": "closed_form", "fast_s": tc["run_s"], "fast_compile_s": tc["compile_s"],
         "slow": "generic (vmap grad + contraction)", "slow_s": tg["run_s"],
         "slow_compile_s": tg["compile_s"], "ratio": tg["run_s"] / tc["run_s"],
@@ -95,6 +98,10 @@ def main(argv=None):
     for dtype in (jnp.float32, jnp.float64):
         rows.append(gram(*sizes, dtype, reps))
         print(rows[-1], flush=True)
+    deep = (64,) * 3 if args.quick else (256,) * 3
+    for dtype in (jnp.float32, jnp.float64):
+        rows.append(gram(sizes[0], None, sizes[2], dtype, reps, widths=deep))
+        print(rows[-1], flush=True)
     for dtype in (jnp.float32, jnp.float64):
         n, m, d, it = spec
         rows.append(spectrum(n, m, d, dtype, it, reps))
@@ -106,7 +113,7 @@ def main(argv=None):
     cols = ["problem", "dtype", "fast", "fast_s", "slow", "slow_s", "ratio", "max_rel_diff",
             "lambda_max", "residual_max", "lambda_min", "residual_min", "lambda_min_rel_err",
             "fast_compile_s", "slow_compile_s"]
-    meta = {"seed": SEED, "quick": args.quick, "cores": "2 (shared)"}
+    meta = {"seed": SEED, "quick": args.quick}
     print(write("ntk", rows, cols, meta))
 
 
