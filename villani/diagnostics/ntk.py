@@ -86,17 +86,22 @@ def _check_chunk(chunk: Any) -> int | None:
 # ----------------------------------------------------------------------------- ntk
 
 
-def _ntk_two_layer(net: Any, params: Params, x1: Array, x2: Array) -> Array:
+def _ntk_two_layer(net: Any, params: Params, x1: Array, x2: Array | None) -> Array:
+    # x2=None: the symmetric Gram, with the activations of x1 evaluated once
     a = net.outer_weights(params)
-    z1 = net.preactivations(params, x1)
-    z2 = net.preactivations(params, x2)
     act = net.activation
-    gram = x1 @ x2.T
+    sym = x2 is None
+    z1 = net.preactivations(params, x1)
+    z2 = z1 if sym else net.preactivations(params, x2)
+    s1 = act.d1(z1)
+    s2 = s1 if sym else act.d1(z2)
+    gram = x1 @ (x1 if sym else x2).T
     if net.bias:
         gram = gram + 1.0
-    k = gram * ((act.d1(z1) * (a * a)) @ act.d1(z2).T)
+    k = gram * ((s1 * (a * a)) @ s2.T)
     if net.train_outer:
-        k = k + act(z1) @ act(z2).T
+        h1 = act(z1)
+        k = k + h1 @ (h1 if sym else act(z2)).T
     return (net.scale**2) * k
 
 
@@ -117,9 +122,9 @@ def _mlp_factors(net: Any, params: Params, x: Array) -> tuple[list[Array], list[
     return hs, [c * u for c, u in zip(cs, us)], us
 
 
-def _ntk_mlp(net: Any, params: Params, x1: Array, x2: Array) -> Array:
+def _ntk_mlp(net: Any, params: Params, x1: Array, x2: Array | None) -> Array:
     h1, g1, u1 = _mlp_factors(net, params, x1)
-    h2, g2, u2 = _mlp_factors(net, params, x2)
+    h2, g2, u2 = (h1, g1, u1) if x2 is None else _mlp_factors(net, params, x2)
     k = sum((a @ b.T) * (c @ e.T) for a, b, c, e in zip(g1, g2, h1, h2))
     if net.bias:
         k = k + sum(a @ b.T for a, b in zip(u1, u2))
@@ -227,7 +232,7 @@ def ntk(net: Any, params: Params, x1: Array, x2: Array | None = None, *,
         )
     if structured and method != "generic":
         closed = _ntk_two_layer if kind == "two_layer" else _ntk_mlp
-        return closed(net, params, x1, x1 if x2 is None else x2)
+        return closed(net, params, x1, x2)
     _check_scalar_outputs(apply, params, x1)
     return _ntk_generic(apply, params, x1, x2, chunk)
 
