@@ -224,7 +224,12 @@ def spectral_density(objective: Any, params: Params, key: PRNGKey, *, num_probes
         theta, s = jnp.linalg.eigh(t)
         return theta, s[0] ** 2
 
-    nodes, weights = jax.vmap(quadrature)(probes)
+    # probes one after another on a CPU (the batched full reorthogonalisation is ~35 %
+    # slower there), all at once on an accelerator
+    if jax.default_backend() == "cpu":
+        nodes, weights = jax.lax.map(quadrature, probes)
+    else:
+        nodes, weights = jax.vmap(quadrature)(probes)
     span = jnp.max(nodes) - jnp.min(nodes)
     if sigma is None:
         # a zero span (H = c I) still needs a positive width
