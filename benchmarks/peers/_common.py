@@ -30,14 +30,16 @@ class NotRun(Exception):
 
 
 def time_call(fn: Callable[[], Any], sync: Callable[[Any], Any], *, min_time: float = 0.5,
-              max_repeats: int = 7) -> tuple[Any, dict]:
+              max_repeats: int = 7, min_repeats: int = 5) -> tuple[Any, dict]:
     """Time ``fn()``: one warm-up call (compile/trace included), then repeats.
 
     ``sync(out)`` must block until the result is computed (``jax.block_until_ready``,
     ``torch.cuda.synchronize``, or nothing on a synchronous CPU backend). The warm-up
     call's time minus the steady time is reported as ``compile_s``; ``time_s`` is the
     median of up to ``max_repeats`` further calls (at least one, stopping once
-    ``min_time`` seconds have been spent).
+    ``min_time`` seconds have been spent, and never before ``min(min_repeats,
+    max_repeats)`` calls: calls that write hundreds of MB, e.g. per-sample gradients, vary
+    several-fold with the allocator's page faults, and a median of two or three is noise).
     """
     t0 = time.perf_counter_ns()
     out = fn()
@@ -45,7 +47,8 @@ def time_call(fn: Callable[[], Any], sync: Callable[[Any], Any], *, min_time: fl
     first = (time.perf_counter_ns() - t0) * 1e-9
     times: list[float] = []
     spent = 0.0
-    while len(times) < max_repeats and (not times or spent < min_time):
+    floor = max(1, min(min_repeats, max_repeats))
+    while len(times) < max_repeats and (len(times) < floor or spent < min_time):
         t0 = time.perf_counter_ns()
         out = fn()
         sync(out)
