@@ -16,11 +16,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/villani reproduce --quick
 
-# Two pytest-xdist workers (CI has 2 cores); a paper's tests share one worker (loadgroup).
+# Two pytest-xdist workers (CI has 2 cores); a test file stays on one worker, so each
+# paper's quick run (its notebook, executed by its test module) happens once.
 TEST_WORKERS ?= 2
 
 test: $(STAMP)
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow

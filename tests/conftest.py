@@ -2,6 +2,7 @@
 
 import importlib.util
 import pathlib
+import re
 import zlib
 
 import jax
@@ -44,3 +45,17 @@ def notebook_result():
         return _NOTEBOOK_RESULTS[stem]
 
     return get
+
+
+
+@pytest.fixture(scope="module")
+def result(request, notebook_result):
+    """In tests/test_paper_XXX.py: that paper's quick run under key(0), by executing its
+    notebook (``notebook_result``), so the notebook is tested where its paper is. ``make
+    test`` distributes by file (``--dist loadfile``): one worker, one quick run per paper."""
+    m = re.fullmatch(r"test_(paper_\d{3})", request.module.__name__.rpartition(".")[2])
+    if m is None:
+        raise LookupError(f"the result fixture is for tests/test_paper_XXX.py, not {request.module.__name__}")
+    res = notebook_result(m.group(1))
+    assert res.paper == m.group(1).removeprefix("paper_")
+    return res

@@ -1,16 +1,14 @@
-"""Execute every notebook in notebooks/ at its quick size.
+"""Every paper has a notebook in notebooks/, and every notebook is executed.
 
 Notebooks are jupytext percent-format scripts (``notebooks/paper_XXX.py``); each wraps its
 logic in ``main(quick=True, plot=False, seed=0)`` (STYLE.md: diffrax's examples) and
-returns the paper's Result, whose verdicts must all come out as expected. The run is the
-``notebook_result`` fixture (tests/conftest.py), which the paper tests share.
+returns the paper's Result. They run where their paper is tested: the ``result`` fixture
+of tests/test_paper_XXX.py executes the notebook (tests/conftest.py), and that module's
+tests assert that every verdict comes out as expected.
 """
 
-import pathlib
+from conftest import NOTEBOOKS
 
-import pytest
-
-NOTEBOOKS = pathlib.Path(__file__).parent.parent / "notebooks"
 STEMS = sorted(p.stem for p in NOTEBOOKS.glob("*.py"))
 
 
@@ -18,12 +16,5 @@ def test_there_is_a_notebook_per_paper():
     from villani.experiments.papers import PAPERS
 
     assert STEMS == [f"paper_{k}" for k in sorted(PAPERS)]
-
-
-@pytest.mark.parametrize(
-    "stem", [pytest.param(s, marks=pytest.mark.xdist_group(s)) for s in STEMS])
-def test_notebook_runs_quick(notebook_result, stem):
-    result = notebook_result(stem)
-    assert result.paper == stem.removeprefix("paper_")
-    bad = [v for v in result.verdicts if not v.as_expected]
-    assert not bad, bad
+    tested = sorted(p.stem.removeprefix("test_") for p in NOTEBOOKS.parent.glob("tests/test_paper_*.py"))
+    assert tested == STEMS  # each notebook is executed by its paper's test module

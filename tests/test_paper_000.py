@@ -1,19 +1,9 @@
 """Paper 000's quick reproduction: every verdict as expected, and independent sanity checks."""
 
 import numpy as np
-import pytest
 
 from villani import villani_threshold
 from villani.experiments.papers import paper_000
-
-# one worker runs this paper (and its notebook test) so the quick run happens once
-pytestmark = pytest.mark.xdist_group("paper_000")
-
-
-@pytest.fixture(scope="module")
-def result(notebook_result):
-    # the quick run under key(0), shared with tests/test_notebooks.py
-    return notebook_result("paper_000")
 
 
 def test_every_verdict_as_expected(result):

@@ -3,18 +3,8 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 
 from villani.experiments.papers import paper_004 as P
-
-# one worker runs this paper (and its notebook test) so the quick run happens once
-pytestmark = pytest.mark.xdist_group("paper_004")
-
-
-@pytest.fixture(scope="module")
-def result(notebook_result):
-    # the quick run under key(0), shared with tests/test_notebooks.py
-    return notebook_result("paper_004")
 
 
 def test_verdicts_as_expected(result):
