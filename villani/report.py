@@ -83,7 +83,8 @@ def show_paper(paper_id: str, *, quick: bool = True, plot: bool = True, seed: in
     assume it), runs the registered paper's quick or full configuration under
     ``jax.random.key(seed)`` with :func:`run_paper`, prints the verdict table and, when
     ``plot`` is true, shows the figures: displayed inline under IPython/Jupyter, otherwise
-    written as PNGs ``<paper>-<figure>.png`` to ``figures_dir``. Figures are then released
+    written as PNGs ``<paper>-<figure>.png`` to ``figures_dir`` (as in a report, with the
+    device named). Figures are then released
     from pyplot (they stay usable in ``result.figures``), so Jupyter does not draw them twice.
 
     Args:
@@ -109,15 +110,13 @@ def show_paper(paper_id: str, *, quick: bool = True, plot: bool = True, seed: in
     print(verdict_table([result]))
     if plot:
         display = _ipython_display()
-        for name, fig in result.figures.items():
-            if display is not None:
+        if display is not None:
+            for fig in result.figures.values():
                 display(fig)
-            else:
-                from . import plots
-
-                path = pathlib.Path(figures_dir) / f"{_slug(result.paper)}-{_slug(name)}.png"
-                plots.save(fig, path)
-                print(f"figure {name!r} written to {path}")
+        else:  # the report's own writer: same file names, device footnote
+            device = _store.device_label(_store.environment())
+            for fname in _write_figures(pathlib.Path(figures_dir), result.paper, result.figures, device):
+                print(f"figure written to {pathlib.Path(figures_dir) / fname}")
     if "matplotlib.pyplot" in sys.modules:
         import matplotlib.pyplot as plt
 

@@ -105,8 +105,9 @@ def _ntk_two_layer(net: Any, params: Params, x1: Array, x2: Array | None) -> Arr
     return (net.scale**2) * k
 
 
-def _mlp_factors(net: Any, params: Params, x: Array) -> tuple[list[Array], list[Array]]:
-    """Per-sample layer inputs h_{l-1} and backward factors c_l * df/dz_l, layer by layer.
+def _mlp_factors(net: Any, params: Params, x: Array) -> tuple[list[Array], list[Array], list[Array]]:
+    """Per-sample layer inputs h_{l-1}, weight factors c_l * df/dz_l and bias factors
+    df/dz_l, layer by layer (each ``(n, width)``).
 
     df/dW_l = c_l (df/dz_l) h_{l-1}^T for each sample, so the factors of every layer's
     per-sample gradient come from one batched forward and one batched backward pass.
