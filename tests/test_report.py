@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from villani import plots, report
-from villani.experiments import Paper, Result, Verdict, papers
+from villani.experiments import Paper, Result, Rule, Verdict, papers
 
 
 def fake_run(config, key):
@@ -21,8 +21,12 @@ def fake_run(config, key):
         table={"i": np.arange(u.size), "u": u},
         figures={"curves | main": fig},
         verdicts=[
-            Verdict("[derived] mean of U(0,1) is 1/2", f"{m:.4f} ± {se:.4f}", "0.5",
-                    holds=abs(m - 0.5) < 4 * se, detail=f"n = {u.size}"),
+            # the rule |mean - 1/2| <= 4 se, and as control the same rule on u², whose mean is 1/3
+            Rule(hi=4 * se).verdict(
+                "[derived] mean of U(0,1) is 1/2", abs(m - 0.5), measured=f"{m:.4f} ± {se:.4f}",
+                predicted="0.5", detail=f"n = {u.size}",
+                control=Rule(hi=4 * se).control("u² instead of u (mean 1/3)",
+                                                abs((u**2).mean() - 0.5))),
             Verdict("counter-example: mean is 0", f"{m:.4f}", "0", holds=abs(m) < 4 * se,
                     expected=False),
         ],
@@ -59,7 +63,7 @@ def test_report_directory_contents(registry, tmp_path, capsys):
     md = (directory / "index.md").read_text()
     assert "![fake-curves_main.png](fake-curves_main.png)" in md
     assert "fake — A toy paper (arXiv:0000.00000)" in md
-    assert "| fake | counter-example: mean is 0 |" in md and "fails (counter-example) | yes |" in md
+    assert "| fake | counter-example: mean is 0 |" in md and "fails, as a counter-example should" in md
     html = (directory / "index.html").read_text()
     assert "<img src='fake-curves_main.png'" in html and "A toy paper" in html
     u = np.asarray(jax.random.uniform(jax.random.key(3), (200,)))
@@ -96,7 +100,7 @@ def test_registry_errors(registry):
 def test_verdict_table_escapes_and_write_report_refuses_existing(tmp_path):
     r = Result("x", {}, {}, [Verdict("a | b", "1\n2", "3", holds=False)])
     table = report.verdict_table([r])
-    assert table.splitlines()[2] == r"| x | a \| b | 1<br>2 | 3 | no | holds | NO |"
+    assert table.splitlines()[2] == r"| x | a \| b | 1<br>2 | 3 | fails |  | none (claim without a control) |"
     (tmp_path / "r").mkdir()
     with pytest.raises(ValueError, match="already exists"):
         report.write_report([r], tmp_path / "r")

@@ -4,8 +4,8 @@ figures, tables and metadata under ``reports/<timestamp>/``.
 Layout of a report directory::
 
     reports/20261123-114512/
-      index.md, index.html   verdict table (paper, claim, measured, predicted, holds,
-                             expected, as expected), then one section per paper
+      index.md, index.html   verdict table (paper, claim, measured, predicted, outcome,
+                             margin, control), then one section per paper
       000-<figure>.png       each Result's figures
       000-table.csv/.npz     each Result's tidy table
       meta.json              mode, seed, device, versions, git revision, timings
@@ -34,9 +34,10 @@ import numpy as np
 from .experiments import _store
 from .experiments.result import Paper, Result, Verdict
 
-__all__ = ["reproduce", "run_paper", "show_paper", "write_report", "verdict_rows", "verdict_table"]
+__all__ = ["reproduce", "run_paper", "show_paper", "unexpected", "verdict_rows", "verdict_table",
+           "write_report"]
 
-COLUMNS = ("paper", "claim", "measured", "predicted", "holds", "expected", "as expected")
+COLUMNS = ("paper", "claim", "measured", "predicted", "outcome", "margin", "control")
 
 
 def run_paper(paper: Paper, *, mode: str = "quick", seed: int = 0) -> Result:
@@ -136,17 +137,24 @@ def _ipython_display():
 
 
 def verdict_rows(results: Sequence[Result]) -> list[dict[str, str]]:
-    """One row of strings per verdict, with the columns of :data:`COLUMNS`."""
+    """One row of strings per verdict: the columns of :data:`COLUMNS`, plus ``"as expected"``
+    ("yes"/"NO") and ``"role"`` for meta.json and the report's row colours."""
     rows = []
     for r in results:
         for v in r.verdicts:
             rows.append({
                 "paper": str(r.paper), "claim": v.claim, "measured": v.measured,
-                "predicted": v.predicted, "holds": "yes" if v.holds else "no",
-                "expected": "holds" if v.expected else "fails (counter-example)",
+                "predicted": v.predicted, "outcome": v.outcome, "margin": v.margin_text(),
+                "control": v.control_text(), "role": v.role,
                 "as expected": "yes" if v.as_expected else "NO",
             })
     return rows
+
+
+def unexpected(results: Sequence[Result]) -> list[str]:
+    """One line per verdict that did not come out as expected: paper, outcome and claim."""
+    return [f"[{r.paper}] {v.outcome}: {v.claim}" for r in results for v in r.verdicts
+            if not v.as_expected]
 
 
 def _md_cell(s: str) -> str:
@@ -158,7 +166,7 @@ def verdict_table(results: Sequence[Result]) -> str:
 
     Example:
         >>> print(verdict_table([result]))  # doctest: +SKIP
-        | paper | claim | measured | predicted | holds | expected | as expected |
+        | paper | claim | measured | predicted | outcome | margin | control |
         ...
     """
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
@@ -369,4 +377,6 @@ def reproduce(ids: Sequence[str] | None = None, *, mode: str = "quick",
     rows = verdict_rows(results)
     ok = sum(r["as expected"] == "yes" for r in rows)
     print(f"\n{ok} of {len(rows)} verdicts as expected; report: {directory / 'index.md'}", file=stream)
+    for line in unexpected(results):
+        print(f"not as expected: {line}", file=stream)
     return directory, results

@@ -1,8 +1,10 @@
 """Experiments: sweeps over seeds, step sizes and widths, and the paper reproductions."""
 
 from ._table import SweepTable as SweepTable
+from .result import Control as Control
 from .result import Paper as Paper
 from .result import Result as Result
+from .result import Rule as Rule
 from .result import Verdict as Verdict
 from .sweep import classify_axes as classify_axes
 
