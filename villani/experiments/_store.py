@@ -50,11 +50,22 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def save_npz(path: str | os.PathLike, arrays: Mapping[str, Any]) -> None:
-    """Atomically save arrays as an (uncompressed) NPZ file at exactly ``path``."""
+def npz_bytes(arrays: Mapping[str, Any]) -> bytes:
+    """Arrays as the bytes of an (uncompressed) NPZ file."""
     buf = io.BytesIO()
     np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
-    atomic_write_bytes(path, buf.getvalue())
+    return buf.getvalue()
+
+
+def npz_from_bytes(data: bytes) -> dict[str, np.ndarray]:
+    """The arrays of NPZ bytes (:func:`npz_bytes`), loaded into memory."""
+    with np.load(io.BytesIO(data), allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def save_npz(path: str | os.PathLike, arrays: Mapping[str, Any]) -> None:
+    """Atomically save arrays as an (uncompressed) NPZ file at exactly ``path``."""
+    atomic_write_bytes(path, npz_bytes(arrays))
 
 
 def load_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
