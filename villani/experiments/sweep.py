@@ -299,18 +299,28 @@ def sweep(run: Callable[[dict[str, Any], Any], Any], grid: Mapping[str, Sequence
             makes a record axis: every other output is then a scalar (broadcast) or has
             $K$ leading records. Params and optimiser state of a Trajectory are dropped.
             Must be pure: the compiled cell is reused whenever the same ``run`` object
-            meets the same looped values again (as ``jax.jit`` reuses traces).
+            meets the same looped values again (as ``jax.jit`` reuses traces). Its code
+            is part of the sweep's identity in ``out``: a fingerprint of its bytecode and
+            constants, the values it closes over or names as globals, and recursively
+            the functions of its own module among them (mutable values included: a list
+            it appends to changes the fingerprint).
         grid: axis name -> sequence of distinct values, e.g.
             ``{"width": [16, 64], "lr": [0.1, 0.3]}``. May be empty (seeds only).
         seeds: a number of seeds $S$ (meaning ``range(S)``) or a sequence of distinct
             ints in $[0, 2^{31})$.
         key: a PRNG key (``jax.random.key(0)``).
         devices: devices to shard the seed axis over (default: ``jax.devices()``).
-        out: a directory for resumable results: ``sweep.json`` (config, its hash, versions
-            of villani/jax/jaxlib, device, git revision) and one ``cells/*.npz`` per
-            looped cell, each written atomically when it finishes; cells already there
-            are loaded, not re-run. A different config in the same ``out`` raises
-            ``ValueError`` naming what differs. ``table.npz`` holds the assembled table.
+        out: a directory for resumable results: ``sweep.json`` (config with ``run``'s
+            code fingerprint, its hash, versions of villani/jax/jaxlib, float64, device,
+            git revision; written with the first finished cell) and one ``cells/*.npz``
+            per looped cell, each written atomically when it finishes and stamped with
+            the config hash; cells already there are loaded, not re-run. A different
+            config, ``run`` code, float64 setting or jax/jaxlib version in the same
+            ``out`` raises ``ValueError`` naming what differs; a cell file that is
+            truncated, empty or stamped by another sweep is named in a
+            ``RuntimeWarning`` and recomputed. ``out/.lock`` is locked while the sweep
+            runs (a second sweep on the same ``out`` raises ``ValueError``); files get
+            the permissions the umask allows. ``table.npz`` holds the assembled table.
         chunk: at most this many seeds per compiled call (rounded up to a multiple of the
             device count); default all seeds at once.
         progress: a tqdm bar over cells with a remaining-time estimate. ``None``: only
@@ -351,6 +361,7 @@ def sweep(run: Callable[[dict[str, Any], Any], Any], grid: Mapping[str, Sequence
 
     env = _store.environment(devices)
     config = {"run": f"{getattr(run, '__module__', '?')}.{getattr(run, '__qualname__', repr(run))}",
+              "run_code": _store.code_fingerprint(run),
               "grid": grid, "looped": looped, "vmapped": vmapped, "seeds": seeds_arr.tolist(),
               "key": key_data.tolist(), "meta": dict(meta or {})}
     impl = jax.random.key_impl(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else None
@@ -361,60 +372,71 @@ def sweep(run: Callable[[dict[str, Any], Any], Any], grid: Mapping[str, Sequence
     multi = jax.process_count() > 1
     sweep_meta = {"config": _store.jsonable(config), "environment": env,
                   "config_hash": _store.config_hash(config)}
-    out_dir = None
     cells = list(itertools.product(*[grid[a] for a in looped]))
     results: list[dict[str, np.ndarray] | None] = [None] * len(cells)
     paths: list[pathlib.Path | None] = [None] * len(cells)
-    if out is not None:
-        error = None
-        if writer:
-            try:
-                out_dir, sweep_meta = _store.prepare_out(out, config, env, True)
-                paths = [out_dir / "cells" / _store.cell_name(i, dict(zip(looped, c)))
-                         for i, c in enumerate(cells)]
-                results = [_store.load_npz(p) if p.exists() else None for p in paths]
-            except (OSError, ValueError) as e:
-                error = e
-        if multi:
-            verdict = json.loads(_broadcast_bytes(json.dumps(
-                {"error": None if error is None else [type(error).__name__, str(error)],
-                 "meta": _store.jsonable(sweep_meta)}).encode() if writer else None))
-            sweep_meta = verdict["meta"]
-            if verdict["error"] is not None and error is None:
-                kind, message = verdict["error"]
-                error = _store.OutDirMismatch(message) if kind == "OutDirMismatch" else (
-                    ValueError(message) if kind.endswith("Error") and "OS" not in kind
-                    and "Permission" not in kind else OSError(message))
-        if error is not None:
-            raise error
-    done = np.array([r is not None for r in results], dtype=np.uint8)
-    if multi:
-        from jax.experimental import multihost_utils
-
-        done = np.asarray(multihost_utils.broadcast_one_to_all(done))
-    bar = progress_bar(progress, len(cells), int(done.sum()))
-    dyn_axes = {a: grid[a] for a in vmapped}
+    store: _store.OutDir | None = None
     try:
-        for i, (cell, path) in enumerate(zip(cells, paths)):
-            if done[i]:
-                if multi:  # process 0 sends the stored cell to every process
-                    payload = _store.npz_bytes(results[i]) if writer else None
-                    results[i] = _store.npz_from_bytes(_broadcast_bytes(payload))
-                continue
-            res = _run_cell(run, dict(zip(looped, cell)), dyn_axes, seeds_arr, key_data, impl, mesh, chunk)
-            if path is not None and writer:
-                _store.save_npz(path, res)
-            results[i] = res
-            if bar is not None:
-                bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
+        if out is not None:
+            error = None
+            if writer:
+                try:
+                    store = _store.OutDir(out, config, env)
+                    sweep_meta = store.meta
+                    paths = [store.cell_path(i, dict(zip(looped, c))) for i, c in enumerate(cells)]
+                    results = [store.load_cell(p) for p in paths]
+                except (OSError, ValueError) as e:
+                    error = e
+            if multi:
+                error, sweep_meta = _share_verdict(error, sweep_meta, writer)
+            if error is not None:
+                raise error
+        done = np.array([r is not None for r in results], dtype=np.uint8)
+        if multi:
+            from jax.experimental import multihost_utils
 
-    table = _assemble(grid, looped, vmapped, seeds_arr, results, cells, sweep_meta)
-    if out_dir is not None and writer:
-        table.save(out_dir / "table.npz")
+            done = np.asarray(multihost_utils.broadcast_one_to_all(done))
+        bar = progress_bar(progress, len(cells), int(done.sum()))
+        dyn_axes = {a: grid[a] for a in vmapped}
+        try:
+            for i, (cell, path) in enumerate(zip(cells, paths)):
+                if done[i]:
+                    if multi:  # process 0 sends the stored cell to every process
+                        payload = _store.npz_bytes(results[i]) if writer else None
+                        results[i] = _store.npz_from_bytes(_broadcast_bytes(payload))
+                    continue
+                res = _run_cell(run, dict(zip(looped, cell)), dyn_axes, seeds_arr, key_data, impl, mesh,
+                                chunk)
+                if store is not None:
+                    store.save_cell(path, res)
+                results[i] = res
+                if bar is not None:
+                    bar.update(1)
+        finally:
+            if bar is not None:
+                bar.close()
+
+        table = _assemble(grid, looped, vmapped, seeds_arr, results, cells, sweep_meta)
+        if store is not None:
+            table.save(store.path / "table.npz")
+    finally:
+        if store is not None:
+            store.close()
     return table
+
+
+def _share_verdict(error: Exception | None, meta: dict[str, Any], writer: bool):
+    """Process 0's out/ verdict (an error to raise, or the sweep's metadata) on every process."""
+    verdict = json.loads(_broadcast_bytes(json.dumps(
+        {"error": None if error is None else [type(error).__name__, str(error)],
+         "meta": _store.jsonable(meta)}).encode() if writer else None))
+    if verdict["error"] is not None and error is None:
+        kind, message = verdict["error"]
+        cls = getattr(_store, kind, None)
+        if not (isinstance(cls, type) and issubclass(cls, _store.OutDirError)):
+            cls = OSError if kind in ("OSError", "PermissionError", "FileNotFoundError") else ValueError
+        error = cls(f"(process 0) {message}")
+    return error, verdict["meta"]
 
 
 def _assemble(grid, looped, vmapped, seeds, results, cells, meta) -> SweepTable:
