@@ -362,8 +362,10 @@ class OutDir:
             self.path.mkdir(parents=True, exist_ok=True)
             self._lock = open(self.path / ".lock", "a")  # noqa: SIM115 - held until close()
         except OSError as e:
-            raise type(e)(e.errno, f"out: cannot create or write the directory {str(self.path)!r}: "
-                          f"{e.strerror}") from None
+            err = type(e)(f"out: cannot create or write the directory {str(self.path)!r}: "
+                          f"{e.strerror or e}")
+            err.errno = e.errno
+            raise err from None
         try:
             fcntl.flock(self._lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
