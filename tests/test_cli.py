@@ -1,5 +1,6 @@
 """The ``villani`` command, end to end and in-process through ``villani.cli.main``."""
 
+import os
 import textwrap
 
 import jax
@@ -151,3 +152,77 @@ def test_bench(tmp_path, monkeypatch, capsys):
 def test_demo(capsys):
     assert cli.main(["demo"]) == 0
     assert "PL ratio" in capsys.readouterr().out
+
+
+SGD = TINY.replace("[dynamics]\n", "[dynamics]\noptimizer = 'sgd'\nbatch_size = 4\n")
+
+
+def test_run_user_errors_exit_2_without_a_traceback(tmp_path, capsys):
+    out = tmp_path / "out"
+    # batch_size > n: only the library knows n; the failed run leaves nothing that pins out/
+    bad = write(tmp_path, SGD.replace("batch_size = 4", "batch_size = 7"), "bad.toml")
+    assert cli.main(["run", bad, "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "villani run: error: batch_size: expected an integer in [1, 6]" in err and "Traceback" not in err
+    assert not (out / "sweep.json").exists()
+    assert cli.main(["run", write(tmp_path, SGD, "good.toml"), "--out", str(out), "--no-progress"]) == 0
+    capsys.readouterr()
+    # duplicate grid values
+    dup = write(tmp_path, TINY.replace("lr = [0.1, 0.5]", "lr = [0.1, 0.1]"), "dup.toml")
+    assert cli.main(["run", dup, "--no-progress"]) == 2
+    assert "villani run: error: grid.lr: values must be distinct" in capsys.readouterr().err
+    # an --out that cannot be a directory (below a regular file: unwritable even for root)
+    (tmp_path / "file").write_text("x")
+    below_file = str(tmp_path / "file" / "o")
+    assert cli.main(["run", write(tmp_path, TINY), "--out", below_file, "--no-progress"]) == 2
+    assert "villani run: error: out: cannot create or write the directory" in capsys.readouterr().err
+    if os.geteuid() != 0:  # permissions bind only non-root users
+        ro = tmp_path / "ro"
+        ro.mkdir(mode=0o555)
+        assert cli.main(["run", write(tmp_path, TINY), "--out", str(ro), "--no-progress"]) == 2
+        assert "Permission denied" in capsys.readouterr().err
+
+
+def test_run_with_a_corrupt_cell_or_sweep_json(tmp_path, capsys):
+    cfg, out = write(tmp_path, TINY), tmp_path / "out"
+    assert cli.main(["run", cfg, "--out", str(out), "--no-progress"]) == 0
+    first = capsys.readouterr().out
+    cell = next((out / "cells").glob("*.npz"))
+    cell.write_bytes(cell.read_bytes()[:100])
+    assert cli.main(["run", cfg, "--out", str(out), "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert f"villani run: warning: sweep: cell file {str(cell)!r} ignored" in captured.err
+    assert "Traceback" not in captured.err and captured.out.splitlines()[:4] == first.splitlines()[:4]
+    (out / "sweep.json").write_text("{ not json")
+    assert cli.main(["run", cfg, "--out", str(out), "--no-progress"]) == 2
+    assert "sweep.json' is unreadable" in capsys.readouterr().err
+
+
+def test_reproduce_checks_out_before_computing(tmp_path, monkeypatch, capsys):
+    ran = []
+
+    def run(config, key):
+        ran.append(1)
+        return Result("p", {}, {}, [Verdict("claim", "m", "p", holds=True)])
+
+    monkeypatch.setattr(papers, "PAPERS", {"p": Paper("p", "Paper p", "0000.00000", {}, {}, run)})
+    (tmp_path / "file").write_text("x")
+    assert cli.main(["reproduce", "--out", str(tmp_path / "file" / "reports")]) == 2
+    assert "--out" in capsys.readouterr().err and ran == []
+    if os.geteuid() != 0:
+        ro = tmp_path / "ro"
+        ro.mkdir(mode=0o555)
+        assert cli.main(["reproduce", "--out", str(ro)]) == 2 and ran == []
+    assert cli.main(["reproduce", "--out", str(tmp_path / "reports")]) == 0 and ran == [1]
+
+
+def test_exit_status_2_for_usage_errors(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["run"])  # the config is missing
+    assert e.value.code == 2
+    with pytest.raises(SystemExit) as e:
+        cli.main(["reproduce", "--quick", "--full"])
+    assert e.value.code == 2
+    with pytest.raises(SystemExit) as e:
+        cli.main(["--help"])
+    assert e.value.code == 0 and "exit status: 0" in capsys.readouterr().out

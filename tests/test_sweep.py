@@ -164,13 +164,16 @@ def test_table_views_and_roundtrip(key, tmp_path):
         assert len(t.to_pandas()) == len(t)
 
 
-def test_interrupted_sweep_resumes_only_missing_cells(key, tmp_path):
+def test_interrupted_sweep_resumes_only_missing_cells(key, tmp_path, monkeypatch):
     grid = {"n": [2, 3, 4, 5], "lr": [0.1, 0.2]}
-    calls, fail = [], {"at": 4}
+    calls = []
+    # The crash is switched by an environment variable, not a value run closes over: a
+    # changed closure value is a changed run (its code fingerprint), which out/ refuses.
+    monkeypatch.setenv("SWEEP_TEST_KILL_AT", "4")
 
     def run(config, key):
         calls.append(config["n"])
-        if config["n"] == fail["at"]:
+        if str(config["n"]) == os.environ.get("SWEEP_TEST_KILL_AT"):
             raise RuntimeError("killed")
         return cheap_run(config, key)
 
@@ -180,7 +183,7 @@ def test_interrupted_sweep_resumes_only_missing_cells(key, tmp_path):
     assert calls == [2, 3, 4]
     assert len(list((out / "cells").glob("*.npz"))) == 2
     assert not list((out / "cells").glob("*.tmp"))
-    fail["at"] = None
+    monkeypatch.delenv("SWEEP_TEST_KILL_AT")
     calls.clear()
     resumed = sweep(run, grid, seeds=3, key=key, out=out, progress=False)
     assert calls == [4, 5]  # only the missing cells ran
@@ -270,3 +273,115 @@ def test_sharded_equals_unsharded_on_8_forced_host_devices():
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "SHARDED-OK" in proc.stdout
+
+
+# --------------------------------------------------------------------------------------
+# out/ never serves stale or foreign results
+
+
+def _scaled(c):
+    def run(config, key):
+        return {"x": jax.random.uniform(key, (config["n"],)).sum() * c * config["lr"]}
+    return run
+
+
+def test_changed_run_code_is_refused(key, tmp_path):
+    grid = {"n": [2, 3], "lr": [0.5, 1.0]}
+
+    def run(config, key):
+        return {"x": jax.random.uniform(key, (config["n"],)).sum() * config["lr"]}
+
+    first = sweep(run, grid, seeds=2, key=key, out=tmp_path, progress=False)
+    u = [[float(jax.random.uniform(jax.random.fold_in(key, s), (n,)).sum()) for s in range(2)]
+         for n in (2, 3)]
+    np.testing.assert_allclose(first.data["x"][:, 1], u, rtol=TOL)  # lr = 1.0
+
+    def run(config, key):  # noqa: F811 - the same qualified name, another body
+        return {"x": 2.0 * jax.random.uniform(key, (config["n"],)).sum() * config["lr"]}
+
+    with pytest.raises(ValueError, match=r"run_code: stored .* code of run \(or a value it closes over\) "
+                                         "changed"):
+        sweep(run, grid, seeds=2, key=key, out=tmp_path, progress=False)
+    # a changed closure value is a changed run; an equal one (a new function object) is not
+    sweep(_scaled(1.0), grid, seeds=2, key=key, out=tmp_path / "c", progress=False)
+    with pytest.raises(ValueError, match="run_code"):
+        sweep(_scaled(3.0), grid, seeds=2, key=key, out=tmp_path / "c", progress=False)
+    again = sweep(_scaled(1.0), grid, seeds=2, key=key, out=tmp_path / "c", progress=False)
+    np.testing.assert_allclose(again.data["x"], first.data["x"], rtol=TOL)
+
+
+def test_out_is_locked_while_a_sweep_writes(key, tmp_path):
+    import fcntl
+
+    sweep(cheap_run, GRID, seeds=2, key=key, out=tmp_path, progress=False)  # releases the lock
+    with open(tmp_path / ".lock", "a") as other:  # another writer holds it
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(ValueError, match="is in use by another sweep"):
+            sweep(cheap_run, GRID, seeds=2, key=key, out=tmp_path, progress=False)
+    sweep(cheap_run, GRID, seeds=2, key=key, out=tmp_path, progress=False)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "empty", "foreign", "unstamped"])
+def test_damaged_or_foreign_cell_is_named_and_recomputed(damage, key, tmp_path):
+    from villani.experiments import _store
+
+    ref = sweep(cheap_run, GRID, seeds=2, key=key, progress=False)
+    out = tmp_path / "out"
+    sweep(cheap_run, GRID, seeds=2, key=key, out=out, progress=False)
+    cell = sorted((out / "cells").glob("*.npz"))[1]
+    if damage == "truncated":
+        cell.write_bytes(cell.read_bytes()[:200])
+    elif damage == "empty":
+        cell.write_bytes(b"")
+    elif damage == "foreign":  # the same cell name in a sweep with another key
+        other = tmp_path / "other"
+        sweep(cheap_run, GRID, seeds=2, key=jax.random.key(5), out=other, progress=False)
+        cell.write_bytes((other / "cells" / cell.name).read_bytes())
+    else:  # a cell file without the config hash (another program, an older villani)
+        arrays = _store.load_npz(cell)
+        del arrays[_store.CELL_HASH]
+        _store.save_npz(cell, arrays)
+    reason = {"truncated": "unreadable", "empty": "unreadable", "foreign": "belongs to another sweep",
+              "unstamped": "no config hash"}[damage]
+    with pytest.warns(RuntimeWarning, match=f"{cell.name}' ignored: .*{reason}.*recomputing"):
+        t = sweep(cheap_run, GRID, seeds=2, key=key, out=out, progress=False)
+    np.testing.assert_array_equal(t.data["x"], ref.data["x"])
+    assert str(_store.load_npz(cell)[_store.CELL_HASH]) == t.meta["config_hash"]  # rewritten
+
+
+def test_float64_and_versions_are_checked_on_resume(key, tmp_path):
+    sweep(cheap_run, GRID, seeds=2, key=key, out=tmp_path, progress=False)  # float64 on (conftest)
+    with jax.enable_x64(False):
+        with pytest.raises(ValueError, match="float64: stored True, now False"):
+            sweep(cheap_run, GRID, seeds=2, key=key, out=tmp_path, progress=False)
+    meta = json.loads((tmp_path / "sweep.json").read_text())
+    meta["environment"]["versions"]["jaxlib"] = "0.0.1"
+    (tmp_path / "sweep.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match=f"jaxlib: stored '0.0.1', now '{jax.__version__}'"):
+        sweep(cheap_run, GRID, seeds=2, key=key, out=tmp_path, progress=False)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_files_honour_the_umask(umask, key, tmp_path):
+    old = os.umask(umask)
+    try:
+        sweep(cheap_run, GRID, seeds=2, key=key, out=tmp_path / "out", progress=False)
+    finally:
+        os.umask(old)
+    files = [tmp_path / "out" / "sweep.json", tmp_path / "out" / "table.npz",
+             *(tmp_path / "out" / "cells").glob("*.npz")]
+    assert len(files) == 4
+    for f in files:
+        assert f.stat().st_mode & 0o777 == 0o666 & ~umask, f
+
+
+def test_a_sweep_that_failed_before_any_cell_does_not_pin_out(key, tmp_path):
+    def broken(config, key):
+        raise RuntimeError("a bug in run")
+
+    with pytest.raises(RuntimeError, match="a bug in run"):
+        sweep(broken, GRID, seeds=2, key=key, out=tmp_path, progress=False)
+    assert not (tmp_path / "sweep.json").exists()
+    # the corrected run (another function, another grid) uses the same out/
+    t = sweep(cheap_run, {"n": [2], "lr": [0.5]}, seeds=2, key=key, out=tmp_path, progress=False)
+    assert json.loads((tmp_path / "sweep.json").read_text())["config_hash"] == t.meta["config_hash"]

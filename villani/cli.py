@@ -6,6 +6,7 @@ import argparse
 import os
 import pathlib
 import sys
+import warnings
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -66,11 +67,10 @@ def _run(args: argparse.Namespace) -> int:
         print(f"villani run: error: {e}", file=sys.stderr)
         return 2
     out = args.out if args.out is not None else cfg["out"]
-    from .experiments._store import OutDirMismatch
-
     try:
+        # out/ is created and locked before anything is computed: an unwritable one fails fast
         table = run_config(cfg, out=out, progress=False if args.no_progress else None)
-    except OutDirMismatch as e:
+    except (ValueError, TypeError) as e:  # invalid values only the library can check (batch_size > n)
         print(f"villani run: error: {e}", file=sys.stderr)
         return 2
     loss, valid = table.data["loss"], table.data["valid"]
@@ -118,12 +118,30 @@ def _reproduce(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"villani reproduce: error: {e}", file=sys.stderr)
         return 2
+    if not _writable_dir(args.out, "villani reproduce", "--out"):
+        return 2
     import jax
 
     # the reproductions' exactness claims (1e-10 agreements, 1e-9 rate windows) need float64
     jax.config.update("jax_enable_x64", True)
     _, results = reproduce(args.papers or None, mode=args.mode, out=args.out, seed=args.seed)
     return 0 if all(v.as_expected for r in results for v in r.verdicts) else 1
+
+
+def _writable_dir(path: str, prog: str, option: str) -> bool:
+    """Create ``path`` if needed and write a temporary file in it; print an error and
+    return False if that fails (checked before hours of computing, not after)."""
+    import tempfile
+
+    try:
+        pathlib.Path(path).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as e:
+        print(f"{prog}: error: {option} {path!r} is not a writable directory: {e.strerror or e}",
+              file=sys.stderr)
+        return False
+    return True
 
 
 def _find_benchmarks(start: str) -> pathlib.Path | None:
@@ -184,7 +202,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="villani", formatter_class=fmt,
         description="Measure the quantities convergence theorems rest on.",
         epilog="examples:\n  villani info\n  villani run examples/sweep.toml\n"
-               "  villani reproduce --quick\n  villani bench laplacian",
+               "  villani reproduce --quick\n  villani bench laplacian\n\n"
+               "exit status: 0 done (every verdict as expected); 1 a verdict not as expected\n"
+               "(reproduce) or a benchmark failed (bench); 2 a usage, input or I/O error.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("info", help="versions, devices, float64", epilog="example: villani info")
@@ -235,7 +255,21 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=_bench)
 
     args = parser.parse_args(argv)
-    return args.func(args)
+    prog = f"villani {args.command}"
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"{prog}: warning: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show  # one line per warning, no source excerpt
+        try:
+            return args.func(args)
+        except OSError as e:  # a read-only or full disk, a vanished file: no traceback
+            print(f"{prog}: error: {e}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print(f"{prog}: interrupted", file=sys.stderr)
+            return 130
 
 
 if __name__ == "__main__":

@@ -23,13 +23,17 @@ Multi-host: start the same script on every host and call
 ``jax.distributed.initialize()`` first (on SLURM/TPU pods it finds its coordinator
 itself; otherwise pass ``coordinator_address``, ``num_processes``, ``process_id``).
 ``jax.devices()`` then lists every host's devices, the seed axis is sharded over all of
-them, every process receives the gathered results, and only process 0 writes to ``out/``
-(use a shared file system, or read the results on process 0).
+them (inputs are global arrays built with ``jax.make_array_from_callback``), and every
+process receives the gathered results. Only process 0 reads and writes ``out/`` (a shared
+file system or a directory on process 0's host): it decides which cells are finished and
+sends their numbers to the other processes, so a resume where only process 0 holds the
+finished cells runs the same collective computations on every process.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import pathlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -175,15 +179,15 @@ def _outputs(out: Any) -> dict[str, jax.Array]:
 # one grid cell
 
 
-def _cell_fn(run: Callable, static_cfg: dict[str, Any], dyn_names: list[str]) -> Callable:
+def _cell_fn(run: Callable, static_cfg: dict[str, Any], dyn_names: list[str], impl: Any) -> Callable:
     # Reuse the jitted function when the same run meets the same looped values again
     # (a notebook re-running a sweep, a resumed one): jit caches per function object.
     try:
-        cache_key = (run, tuple(static_cfg.items()), tuple(dyn_names))
+        cache_key = (run, tuple(static_cfg.items()), tuple(dyn_names), impl)
         hash(cache_key)
     except TypeError:  # unhashable looped values: build afresh
-        return _make_cell_fn(run, static_cfg, dyn_names)
-    fn = _CELL_CACHE.pop(cache_key, None) or _make_cell_fn(run, static_cfg, dyn_names)
+        return _make_cell_fn(run, static_cfg, dyn_names, impl)
+    fn = _CELL_CACHE.pop(cache_key, None) or _make_cell_fn(run, static_cfg, dyn_names, impl)
     _CELL_CACHE[cache_key] = fn  # most recently used last
     while len(_CELL_CACHE) > 64:
         _CELL_CACHE.pop(next(iter(_CELL_CACHE)))
@@ -193,8 +197,11 @@ def _cell_fn(run: Callable, static_cfg: dict[str, Any], dyn_names: list[str]) ->
 _CELL_CACHE: dict[Any, Callable] = {}
 
 
-def _make_cell_fn(run: Callable, static_cfg: dict[str, Any], dyn_names: list[str]) -> Callable:
-    def one(dyn, seed, key):
+def _make_cell_fn(run: Callable, static_cfg: dict[str, Any], dyn_names: list[str], impl: Any) -> Callable:
+    # The key travels as its raw uint32 data (a global array is built from NumPy data on
+    # every process) and is wrapped back into a typed key inside the compiled call.
+    def one(dyn, seed, key_data):
+        key = key_data if impl is None else jax.random.wrap_key_data(key_data, impl=impl)
         cfg = dict(static_cfg)
         cfg.update(dyn)
         return _outputs(run(cfg, jax.random.fold_in(key, seed)))
@@ -206,6 +213,13 @@ def _make_cell_fn(run: Callable, static_cfg: dict[str, Any], dyn_names: list[str
     return jax.jit(jax.vmap(over_seeds, in_axes=(0, None, None)))
 
 
+def _global(x: np.ndarray, sharding: Any) -> jax.Array:
+    """A global array with the given sharding built from the same NumPy value on every
+    process (``device_put`` only reaches this process's devices)."""
+    x = np.asarray(x)
+    return jax.make_array_from_callback(x.shape, sharding, lambda idx: x[idx])
+
+
 def _gather(x: jax.Array) -> np.ndarray:
     if getattr(x, "is_fully_addressable", True):
         return np.asarray(x)
@@ -214,7 +228,22 @@ def _gather(x: jax.Array) -> np.ndarray:
     return np.asarray(multihost_utils.process_allgather(x, tiled=True))
 
 
-def _run_cell(run, static_cfg, dyn_axes, seeds, key, mesh, chunk) -> dict[str, np.ndarray]:
+def _broadcast_bytes(payload: bytes | None) -> bytes:
+    """Process 0's ``payload`` on every process (multi-host; a no-op on one process)."""
+    if jax.process_count() == 1:
+        assert payload is not None
+        return payload
+    from jax.experimental import multihost_utils
+
+    source = jax.process_index() == 0
+    n = int(multihost_utils.broadcast_one_to_all(np.int32(len(payload) if source else 0)))
+    if n == 0:
+        return b""
+    buf = np.frombuffer(payload, np.uint8) if source else np.zeros(n, np.uint8)
+    return np.asarray(multihost_utils.broadcast_one_to_all(buf)).tobytes()
+
+
+def _run_cell(run, static_cfg, dyn_axes, seeds, key_data, impl, mesh, chunk) -> dict[str, np.ndarray]:
     from jax.sharding import NamedSharding, PartitionSpec
 
     n_dev = mesh.devices.size
@@ -223,8 +252,8 @@ def _run_cell(run, static_cfg, dyn_axes, seeds, key, mesh, chunk) -> dict[str, n
     fdtype = jnp.zeros((), float).dtype
     mesh_vals = np.meshgrid(*[np.asarray(v, dtype=fdtype) for v in dyn_axes.values()], indexing="ij")
     replicated = NamedSharding(mesh, PartitionSpec())
-    dyn = {k: jax.device_put(v.reshape(-1), replicated) for k, v in zip(dyn_names, mesh_vals)}
-    key = jax.device_put(key, replicated)
+    dyn = {k: _global(v.reshape(-1), replicated) for k, v in zip(dyn_names, mesh_vals)}
+    key = _global(key_data, replicated)
 
     s = len(seeds)
     size = min(chunk or s, s)
@@ -232,12 +261,10 @@ def _run_cell(run, static_cfg, dyn_axes, seeds, key, mesh, chunk) -> dict[str, n
     n_chunks = -(-s // size)
     padded = np.concatenate([seeds, np.full(n_chunks * size - s, seeds[-1])]).astype(np.int32)
     sharded = NamedSharding(mesh, PartitionSpec("seed"))
-    fn = _cell_fn(run, static_cfg, dyn_names)
-
+    fn = _cell_fn(run, static_cfg, dyn_names, impl)
     parts: list[dict[str, np.ndarray]] = []
     for c in range(n_chunks):
-        block = padded[c * size:(c + 1) * size]
-        seeds_dev = jax.make_array_from_callback((size,), sharded, lambda idx, b=block: b[idx])
+        seeds_dev = _global(padded[c * size:(c + 1) * size], sharded)
         out = fn(dyn, seeds_dev, key)
         parts.append({k: _gather(v) for k, v in out.items()})
     cell = {}
@@ -272,18 +299,28 @@ def sweep(run: Callable[[dict[str, Any], Any], Any], grid: Mapping[str, Sequence
             makes a record axis: every other output is then a scalar (broadcast) or has
             $K$ leading records. Params and optimiser state of a Trajectory are dropped.
             Must be pure: the compiled cell is reused whenever the same ``run`` object
-            meets the same looped values again (as ``jax.jit`` reuses traces).
+            meets the same looped values again (as ``jax.jit`` reuses traces). Its code
+            is part of the sweep's identity in ``out``: a fingerprint of its bytecode and
+            constants, the values it closes over or names as globals, and recursively
+            the functions of its own module among them (mutable values included: a list
+            it appends to changes the fingerprint).
         grid: axis name -> sequence of distinct values, e.g.
             ``{"width": [16, 64], "lr": [0.1, 0.3]}``. May be empty (seeds only).
         seeds: a number of seeds $S$ (meaning ``range(S)``) or a sequence of distinct
             ints in $[0, 2^{31})$.
         key: a PRNG key (``jax.random.key(0)``).
         devices: devices to shard the seed axis over (default: ``jax.devices()``).
-        out: a directory for resumable results: ``sweep.json`` (config, its hash, versions
-            of villani/jax/jaxlib, device, git revision) and one ``cells/*.npz`` per
-            looped cell, each written atomically when it finishes; cells already there
-            are loaded, not re-run. A different config in the same ``out`` raises
-            ``ValueError`` naming what differs. ``table.npz`` holds the assembled table.
+        out: a directory for resumable results: ``sweep.json`` (config with ``run``'s
+            code fingerprint, its hash, versions of villani/jax/jaxlib, float64, device,
+            git revision; written with the first finished cell) and one ``cells/*.npz``
+            per looped cell, each written atomically when it finishes and stamped with
+            the config hash; cells already there are loaded, not re-run. A different
+            config, ``run`` code, float64 setting or jax/jaxlib version in the same
+            ``out`` raises ``ValueError`` naming what differs; a cell file that is
+            truncated, empty or stamped by another sweep is named in a
+            ``RuntimeWarning`` and recomputed. ``out/.lock`` is locked while the sweep
+            runs (a second sweep on the same ``out`` raises ``ValueError``); files get
+            the permissions the umask allows. ``table.npz`` holds the assembled table.
         chunk: at most this many seeds per compiled call (rounded up to a multiple of the
             device count); default all seeds at once.
         progress: a tqdm bar over cells with a remaining-time estimate. ``None``: only
@@ -324,41 +361,82 @@ def sweep(run: Callable[[dict[str, Any], Any], Any], grid: Mapping[str, Sequence
 
     env = _store.environment(devices)
     config = {"run": f"{getattr(run, '__module__', '?')}.{getattr(run, '__qualname__', repr(run))}",
+              "run_code": _store.code_fingerprint(run),
               "grid": grid, "looped": looped, "vmapped": vmapped, "seeds": seeds_arr.tolist(),
               "key": key_data.tolist(), "meta": dict(meta or {})}
+    impl = jax.random.key_impl(key) if jnp.issubdtype(key.dtype, jax.dtypes.prng_key) else None
+    # Multi-host: only process 0 reads and writes out/ (it may be per-host); it decides what
+    # is done and sends every other process its verdict and the finished cells, so that all
+    # processes enter the same collective computations in the same order.
     writer = jax.process_index() == 0
-    out_dir, sweep_meta = (None, {"config": _store.jsonable(config), "environment": env,
-                                  "config_hash": _store.config_hash(config)})
-    if out is not None:
-        out_dir, sweep_meta = _store.prepare_out(out, config, env, writer)
-
+    multi = jax.process_count() > 1
+    sweep_meta = {"config": _store.jsonable(config), "environment": env,
+                  "config_hash": _store.config_hash(config)}
     cells = list(itertools.product(*[grid[a] for a in looped]))
-    paths = [out_dir / "cells" / _store.cell_name(i, dict(zip(looped, c))) if out_dir else None
-             for i, c in enumerate(cells)]
-    done = sum(1 for p in paths if p is not None and p.exists())
-    bar = progress_bar(progress, len(cells), done)
-    dyn_axes = {a: grid[a] for a in vmapped}
-    results: list[dict[str, np.ndarray]] = []
+    results: list[dict[str, np.ndarray] | None] = [None] * len(cells)
+    paths: list[pathlib.Path | None] = [None] * len(cells)
+    store: _store.OutDir | None = None
     try:
-        for cell, path in zip(cells, paths):
-            static_cfg = dict(zip(looped, cell))
-            if path is not None and path.exists():
-                results.append(_store.load_npz(path))
-                continue
-            res = _run_cell(run, static_cfg, dyn_axes, seeds_arr, key, mesh, chunk)
-            if path is not None and writer:
-                _store.save_npz(path, res)
-            results.append(res)
-            if bar is not None:
-                bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
+        if out is not None:
+            error = None
+            if writer:
+                try:
+                    store = _store.OutDir(out, config, env)
+                    sweep_meta = store.meta
+                    paths = [store.cell_path(i, dict(zip(looped, c))) for i, c in enumerate(cells)]
+                    results = [store.load_cell(p) for p in paths]
+                except (OSError, ValueError) as e:
+                    error = e
+            if multi:
+                error, sweep_meta = _share_verdict(error, sweep_meta, writer)
+            if error is not None:
+                raise error
+        done = np.array([r is not None for r in results], dtype=np.uint8)
+        if multi:
+            from jax.experimental import multihost_utils
 
-    table = _assemble(grid, looped, vmapped, seeds_arr, results, cells, sweep_meta)
-    if out_dir is not None and writer:
-        table.save(out_dir / "table.npz")
+            done = np.asarray(multihost_utils.broadcast_one_to_all(done))
+        bar = progress_bar(progress, len(cells), int(done.sum()))
+        dyn_axes = {a: grid[a] for a in vmapped}
+        try:
+            for i, (cell, path) in enumerate(zip(cells, paths)):
+                if done[i]:
+                    if multi:  # process 0 sends the stored cell to every process
+                        payload = _store.npz_bytes(results[i]) if writer else None
+                        results[i] = _store.npz_from_bytes(_broadcast_bytes(payload))
+                    continue
+                res = _run_cell(run, dict(zip(looped, cell)), dyn_axes, seeds_arr, key_data, impl, mesh,
+                                chunk)
+                if store is not None:
+                    store.save_cell(path, res)
+                results[i] = res
+                if bar is not None:
+                    bar.update(1)
+        finally:
+            if bar is not None:
+                bar.close()
+
+        table = _assemble(grid, looped, vmapped, seeds_arr, results, cells, sweep_meta)
+        if store is not None:
+            table.save(store.path / "table.npz")
+    finally:
+        if store is not None:
+            store.close()
     return table
+
+
+def _share_verdict(error: Exception | None, meta: dict[str, Any], writer: bool):
+    """Process 0's out/ verdict (an error to raise, or the sweep's metadata) on every process."""
+    verdict = json.loads(_broadcast_bytes(json.dumps(
+        {"error": None if error is None else [type(error).__name__, str(error)],
+         "meta": _store.jsonable(meta)}).encode() if writer else None))
+    if verdict["error"] is not None and error is None:
+        kind, message = verdict["error"]
+        cls = getattr(_store, kind, None)
+        if not (isinstance(cls, type) and issubclass(cls, _store.OutDirError)):
+            cls = OSError if kind in ("OSError", "PermissionError", "FileNotFoundError") else ValueError
+        error = cls(f"(process 0) {message}")
+    return error, verdict["meta"]
 
 
 def _assemble(grid, looped, vmapped, seeds, results, cells, meta) -> SweepTable:
