@@ -129,17 +129,28 @@ def _quadrature(act: Activation, var1: Array, var2: Array, cov: Array,
     u = s1[:, None] * z  # (n1, Q)
     fu, du = act(u) * w, act.d1(u) * w
 
-    def row(args):
-        fu_i, du_i, s1_i, cov_i = args
-        den = s1_i * s2
+    def rows(fu_i, du_i, s1_i, cov_i):  # a block of rows: (b, Q), (b, Q), (b,), (b, n2)
+        den = s1_i[:, None] * s2
         rho = jnp.where(den > 0, cov_i / jnp.where(den > 0, den, 1.0), 0.0)
-        rho = jnp.clip(rho, -1.0, 1.0)[:, None, None]
+        rho = jnp.clip(rho, -1.0, 1.0)[..., None, None]
         v = s2[:, None, None] * (rho * z[:, None] + jnp.sqrt(1.0 - rho**2) * z[None, :])
-        return (act(v) @ w) @ fu_i, (act.d1(v) @ w) @ du_i  # (n2,), (n2,)
+        e0 = jnp.einsum("ijkl,l,ik->ij", act(v), w, fu_i)
+        e1 = jnp.einsum("ijkl,l,ik->ij", act.d1(v), w, du_i)
+        return e0, e1
 
-    n2 = cov.shape[1]
-    batch = max(1, min(cov.shape[0], 2**21 // max(1, n2 * order * order)))
-    return jax.lax.map(row, (fu, du, s1, cov), batch_size=batch)
+    n1, n2 = cov.shape
+    block = max(1, 2**21 // max(1, n2 * order * order))  # rows per block: <= 2^21 nodes held
+    if block >= n1:  # small problems in one vectorised pass: much less to compile than a loop
+        return rows(fu, du, s1, cov)
+    nb = -(-n1 // block)
+    pad = nb * block - n1
+
+    def padded(a):
+        a = jnp.concatenate([a, jnp.broadcast_to(a[:1], (pad, *a.shape[1:]))]) if pad else a
+        return a.reshape(nb, block, *a.shape[1:])
+
+    e0, e1 = jax.lax.map(lambda a: rows(*a), tuple(padded(a) for a in (fu, du, s1, cov)))
+    return e0.reshape(-1, n2)[:n1], e1.reshape(-1, n2)[:n1]
 
 
 def _quadrature_diag(act: Activation, var: Array, order: int) -> Array:
@@ -152,24 +163,29 @@ def _quadrature_diag(act: Activation, var: Array, order: int) -> Array:
 
 def _recursion(layers: Sequence[_Layer], act: Activation, x1: Array, x2: Array | None,
                method: str, order: int) -> InfiniteKernels:
-    # one compiled program per (layers, activation, method, order) and shapes
-    return _recursion_jit(tuple(layers), act, method, order, x1, x2)
+    closed = method == "closed_form" or (method == "auto" and act.name in CLOSED_FORM_ACTIVATIONS)
+    consts = jnp.asarray([[*lay[:5], float(lay.propagate)] for lay in layers], x1.dtype)
+    return _recursion_jit(act, closed, order, consts, x1, x2)
 
 
-@jax.jit(static_argnums=(0, 1, 2, 3))
-def _recursion_jit(layers: tuple[_Layer, ...], act: Activation, method: str, order: int,
-                   x1: Array, x2: Array | None) -> InfiniteKernels:
+@jax.jit(static_argnums=(0, 1, 2))
+def _recursion_jit(act: Activation, closed: bool, order: int, consts: Array, x1: Array,
+                   x2: Array | None) -> InfiniteKernels:
+    # The layers' constants are data and the hidden layers one lax.scan body: one compiled
+    # program per (activation, method, order, depth-independent shapes).
     sym = x2 is None
     x2_ = x1 if sym else x2
     k = x1 @ x2_.T  # K_0 = x . x': the first layer sums over the d inputs exactly
     k1 = jnp.sum(x1 * x1, axis=1)
     k2 = k1 if sym else jnp.sum(x2_ * x2_, axis=1)
-    closed = method == "closed_form" or (method == "auto" and act.name in CLOSED_FORM_ACTIVATIONS)
-    first = layers[0]
-    sig = first.nngp_gain * k + first.bias_var
-    v1, v2 = first.gain * k1 + first.bias_var, first.gain * k2 + first.bias_var
-    theta = first.grad_gain * k + first.grad_bias
-    for lay in layers[1:]:
+    gain, bias_var, grad_gain, grad_bias, nngp_gain, _ = consts[0]
+    sig = nngp_gain * k + bias_var
+    v1, v2 = gain * k1 + bias_var, gain * k2 + bias_var
+    theta = grad_gain * k + grad_bias
+
+    def layer(carry, c):
+        sig, v1, v2, theta = carry
+        gain, bias_var, grad_gain, grad_bias, nngp_gain, propagate = c
         if closed:
             e0, e1 = _closed_form(act, v1[:, None], v2[None, :], sig)
             f1 = _closed_form(act, v1, v1, v1)[0]
@@ -178,9 +194,11 @@ def _recursion_jit(layers: tuple[_Layer, ...], act: Activation, method: str, ord
             e0, e1 = _quadrature(act, v1, v2, sig, order)
             f1 = _quadrature_diag(act, v1, order)
             f2 = f1 if sym else _quadrature_diag(act, v2, order)
-        theta = lay.grad_gain * e0 + lay.grad_bias + (lay.gain * e1 * theta if lay.propagate else 0.0)
-        sig = lay.nngp_gain * e0 + lay.bias_var
-        v1, v2 = lay.gain * f1 + lay.bias_var, lay.gain * f2 + lay.bias_var
+        theta = grad_gain * e0 + grad_bias + propagate * gain * e1 * theta
+        sig = nngp_gain * e0 + bias_var
+        return (sig, gain * f1 + bias_var, gain * f2 + bias_var, theta), None
+
+    (sig, _, _, theta), _ = jax.lax.scan(layer, (sig, v1, v2, theta), consts[1:])
     if sym:  # exact symmetry (quadrature and matmul rounding are not symmetric)
         sig, theta = 0.5 * (sig + sig.T), 0.5 * (theta + theta.T)
     return InfiniteKernels(sig, theta)
