@@ -16,6 +16,7 @@ from . import nets as nets
 from . import optim as optim
 from .data import Dataset as Dataset
 from .diagnostics import HessianSpectrum as HessianSpectrum
+from .diagnostics import InfiniteKernels as InfiniteKernels
 from .diagnostics import NTKSpectrum as NTKSpectrum
 from .diagnostics import SpectralDensity as SpectralDensity
 from .diagnostics import TraceEstimate as TraceEstimate
@@ -27,6 +28,7 @@ from .diagnostics import hessian_diagonal as hessian_diagonal
 from .diagnostics import hessian_spectrum as hessian_spectrum
 from .diagnostics import laplacian as laplacian
 from .diagnostics import local_pl_check as local_pl_check
+from .diagnostics import mlp_kernels as mlp_kernels
 from .diagnostics import ntk as ntk
 from .diagnostics import ntk_drift as ntk_drift
 from .diagnostics import ntk_infinite as ntk_infinite
@@ -38,6 +40,7 @@ from .diagnostics import predicted_rate as predicted_rate
 from .diagnostics import proxy_pl as proxy_pl
 from .diagnostics import quadratic_rate as quadratic_rate
 from .diagnostics import spectral_density as spectral_density
+from .diagnostics import two_layer_kernels as two_layer_kernels
 from .diagnostics import villani_radius as villani_radius
 from .dynamics import GradientNoise as GradientNoise
 from .dynamics import gradient_flow as gradient_flow

@@ -8,9 +8,12 @@ from .laplacian import laplacian as laplacian
 from .ntk import NTKSpectrum as NTKSpectrum
 from .ntk import ntk as ntk
 from .ntk import ntk_drift as ntk_drift
-from .ntk import ntk_infinite as ntk_infinite
-from .ntk import ntk_lambda0 as ntk_lambda0
 from .ntk import ntk_spectrum as ntk_spectrum
+from .ntk_infinite import InfiniteKernels as InfiniteKernels
+from .ntk_infinite import mlp_kernels as mlp_kernels
+from .ntk_infinite import ntk_infinite as ntk_infinite
+from .ntk_infinite import ntk_lambda0 as ntk_lambda0
+from .ntk_infinite import two_layer_kernels as two_layer_kernels
 from .pl import LocalPLCheck as LocalPLCheck
 from .pl import PLRatio as PLRatio
 from .pl import ProxyExample as ProxyExample

@@ -1,5 +1,5 @@
-r"""The neural tangent kernel: empirical Gram matrices, their spectra and drift, and the
-analytic infinite-width kernel of a two-layer net.
+r"""The neural tangent kernel: empirical Gram matrices, their spectra and drift (the
+infinite-width kernels are in :mod:`villani.diagnostics.ntk_infinite`).
 
 The empirical NTK of a scalar network $f(\theta, x)$ on inputs $x_1..x_n$ is the Gram
 matrix of its parameter gradients,
@@ -14,7 +14,6 @@ outputs by $\dot f = -K (f - y)/n$, so $\lambda_{\min}(K)$ bounds its linear rat
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -22,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._types import Array, Params, PRNGKey, all_finite, is_concrete
+from .._types import Array, Params, PRNGKey, all_finite
 from ..nets import Network
 from . import _lanczos
 
@@ -30,8 +29,6 @@ __all__ = [
     "NTKSpectrum",
     "ntk",
     "ntk_drift",
-    "ntk_infinite",
-    "ntk_lambda0",
     "ntk_spectrum",
 ]
 
@@ -416,126 +413,3 @@ def ntk_spectrum(net: Any, params: Params, x: Array, *, method: str = "dense",
     # rounding) means K is singular, kappa = inf, never a negative number
     kappa = jnp.where(lo > 0, hi / jnp.where(lo > 0, lo, 1.0), jnp.inf)
     return NTKSpectrum(lo, hi, kappa, r_lo, r_hi, converged, iters)
-
-
-# ----------------------------------------------------------------------------- infinite width
-
-_INF_ACTIVATIONS = ("relu", "erf")
-
-
-def _kernels(activation: str, n1: Array, n2: Array, dot: Array):
-    """(E[s'(u)s'(v)], E[s(u)s(v)]) for (u, v) ~ N(0, [[n1^2, dot], [dot, n2^2]])."""
-    if activation == "relu":
-        cos = jnp.clip(dot / (n1 * n2), -1.0, 1.0)
-        theta = jnp.arccos(cos)
-        k1 = (math.pi - theta) / (2 * math.pi)
-        k0 = n1 * n2 * (jnp.sin(theta) + (math.pi - theta) * cos) / (2 * math.pi)
-        return k1, k0
-    a1, a2 = 1.0 + 2.0 * n1**2, 1.0 + 2.0 * n2**2
-    k1 = (4.0 / math.pi) / jnp.sqrt(a1 * a2 - 4.0 * dot**2)
-    k0 = (2.0 / math.pi) * jnp.arcsin(jnp.clip(2.0 * dot / jnp.sqrt(a1 * a2), -1.0, 1.0))
-    return k1, k0
-
-
-def ntk_infinite(x1: Array, x2: Array | None = None, *, activation: str = "relu",
-                 train_outer: bool = False, bias: bool = False, w_std: float = 1.0) -> Array:
-    r"""The analytic infinite-width NTK $H^\infty$ of a two-layer net.
-
-    For $f(x) = \frac1{\sqrt m}\sum_r a_r\,\sigma(w_r\cdot x + b_r)$ with
-    $w_r\sim\mathcal N(0, s^2 I)$, $b_r \sim \mathcal N(0, s^2)$ (``bias``) and
-    $E[a_r^2] = 1$ (e.g. $a_r = \pm1$), the empirical NTK tends as $m\to\infty$ to
-
-    $$H^\infty(x, x') = (x\cdot x' + \mathbb 1_{\rm bias})\,E[\sigma'(u)\sigma'(v)]
-      + \mathbb 1_{\rm train\_outer}\,E[\sigma(u)\sigma(v)],$$
-
-    $(u, v)$ centred Gaussian with $E u^2 = s^2\|\tilde x\|^2$, $E v^2 = s^2\|\tilde x'\|^2$,
-    $E uv = s^2\tilde x\cdot\tilde x'$ and $\tilde x = (x, 1)$ with a bias, else $x$.
-    With $\theta$ the angle between $\tilde x$ and $\tilde x'$:
-
-    - relu: $E[\sigma'\sigma'] = (\pi - \theta)/(2\pi)$ for every norm (the step
-      function is scale-free), so on the unit sphere
-      $H^\infty_{ij} = x_i\cdot x_j(\pi - \arccos x_i\cdot x_j)/(2\pi)$ (Du et al.);
-      $E[\sigma\sigma] = s^2\|\tilde x\|\|\tilde x'\|(\sin\theta + (\pi-\theta)\cos\theta)/(2\pi)$,
-      the arc-cosine kernel of order 1 (Cho & Saul, 2009).
-    - erf: $E[\sigma'\sigma'] = \frac{4}{\pi}\big((1+2E u^2)(1+2E v^2) - 4(E uv)^2\big)^{-1/2}$
-      (a Gaussian integral, $\det(I + 2\Sigma)^{-1/2}$);
-      $E[\sigma\sigma] = \frac2\pi\arcsin\frac{2 E uv}{\sqrt{(1+2E u^2)(1+2E v^2)}}$
-      (Williams, 1997).
-
-    The gradient w.r.t. $w_r$ carries $x$, not $s\,x$, so the first term has $x\cdot x'$
-    whatever $s$.
-
-    Args:
-        x1: inputs ``(n1, d)``.
-        x2: inputs ``(n2, d)``; ``None`` means ``x1``.
-        activation: ``"relu"`` or ``"erf"``.
-        train_outer: add the outer-layer term $E[\sigma(u)\sigma(v)]$.
-        bias: hidden biases $b_r\sim\mathcal N(0, s^2)$, trained.
-        w_std: $s$, the standard deviation of the first-layer weights.
-
-    Returns:
-        $H^\infty$, shape ``(n1, n2)``.
-
-    Example:
-        >>> x = villani.data.unit_sphere(jax.random.key(0), 6, 3)
-        >>> ntk_infinite(x, activation="erf", train_outer=True).shape
-        (6, 6)
-
-    References:
-        Du, Zhai, Poczos, Singh, "Gradient descent provably optimizes
-        over-parameterized neural networks" (ICLR 2019), $H^\infty$ and $\lambda_0$;
-        Cho & Saul, "Kernel methods for deep learning" (NeurIPS 2009);
-        Williams, "Computing with infinite networks" (NeurIPS 1997).
-    """
-    if activation not in _INF_ACTIVATIONS:
-        raise ValueError(f"activation: expected one of {_INF_ACTIVATIONS}, got {activation!r}")
-    if not (isinstance(w_std, (int, float)) and w_std > 0):
-        raise ValueError(f"w_std: expected a positive float, got {w_std!r}")
-    x1 = jnp.asarray(x1)
-    x2 = x1 if x2 is None else jnp.asarray(x2)
-    for name, x in (("x1", x1), ("x2", x2)):
-        if x.ndim != 2:
-            raise ValueError(f"{name}: expected shape (n, d), got shape {x.shape}")
-        if all_finite(x) is False:
-            raise ValueError(f"{name}: contains non-finite values")
-    if x1.shape[1] != x2.shape[1]:
-        raise ValueError(f"x2: feature dimension {x2.shape[1]} differs from x1's {x1.shape[1]}")
-    if not jnp.issubdtype(x1.dtype, jnp.floating):
-        x1, x2 = x1.astype(float), x2.astype(float)
-    gram = x1 @ x2.T
-    if bias:
-        gram = gram + 1.0
-    n1 = jnp.sqrt(jnp.sum(x1 * x1, axis=1) + (1.0 if bias else 0.0))[:, None]
-    n2 = jnp.sqrt(jnp.sum(x2 * x2, axis=1) + (1.0 if bias else 0.0))[None, :]
-    if activation == "relu" and not bias and is_concrete(x1) and is_concrete(x2) and (
-            np.any(np.all(np.asarray(x1) == 0, axis=1)) or np.any(np.all(np.asarray(x2) == 0, axis=1))):
-        raise ValueError("x: relu's kernel needs non-zero inputs (the angle is undefined at 0)")
-    k1, k0 = _kernels(activation, w_std * n1, w_std * n2, w_std**2 * gram)
-    h = gram * k1
-    return h + k0 if train_outer else h
-
-
-def ntk_lambda0(x: Array, **kwargs: Any) -> Array:
-    r"""$\lambda_0 = \lambda_{\min}(H^\infty)$, the smallest eigenvalue of :func:`ntk_infinite`.
-
-    Du et al. show $\lambda_0 > 0$ when no two inputs are parallel, and gradient descent
-    on a width-$m = \Omega(n^6/(\lambda_0^4\delta^3))$ net converges at the linear rate
-    $(1 - \eta\lambda_0/2)^k$.
-
-    Args:
-        x: inputs ``(n, d)``.
-        **kwargs: ``activation``, ``train_outer``, ``bias``, ``w_std`` of :func:`ntk_infinite`.
-
-    Returns:
-        A scalar.
-
-    Example:
-        >>> x = jnp.eye(3)
-        >>> float(ntk_lambda0(x, activation="relu"))  # H = I/2 for orthonormal inputs
-        0.5
-
-    References:
-        Du et al. (ICLR 2019), Assumption 3.1 and Theorem 3.2.
-    """
-    return jnp.linalg.eigvalsh(ntk_infinite(x, **kwargs))[0]
-
