@@ -6,6 +6,7 @@ import warnings
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from tests.dyn_problems import linear_problem, quadratic_1d
@@ -70,6 +71,18 @@ def test_a_stationary_start_is_not_flagged(key):
     t = train(obj, optim.gd(0.5), {"w": jnp.zeros((1, 1))}, key, 4)
     assert float(t.grad_norm2[0]) == 0.0
     assert not bool(t.diverged) and int(t.reason) == 0
+
+
+def test_a_warm_up_from_zero_is_not_flagged(key):
+    # optax's linear warm-up makes the first update exactly 0; later ones move the params
+    obj, p0, H, c = _problem(key)
+    t = train(obj, optax.sgd(optax.linear_schedule(0.0, 0.2, 4)), p0, key, 6)
+    assert not bool(t.diverged) and int(t.reason) == 0
+    w = np.asarray(p0["w"][0])
+    for k in range(6):  # the schedule by hand: lr_k = 0.2 min(k, 4) / 4
+        w = w - 0.2 * min(k, 4) / 4 * (H @ w - c)
+    # optax evaluates the schedule in float32 (relative error ~1e-8 per step size)
+    np.testing.assert_allclose(t.params["w"][0], w, rtol=1e-6)
 
 
 def test_sweep_over_step_sizes_reports_the_reason(key):

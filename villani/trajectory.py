@@ -26,8 +26,9 @@ REASONS = (
     "non-finite loss or gradient",
     "loss above max_loss",
     "non-finite parameters after an update",
-    "the first update is not a descent direction (<update, gradient> >= 0: a step size <= 0 "
-    "or NaN, e.g. a traced one under vmap, which the optimiser could not check)",
+    "the step size looks <= 0 or NaN, not a descent direction: the first update points uphill or "
+    "is not finite, or the params never moved although the gradient was not 0 (a traced step "
+    "size under vmap or sweep, which the optimiser could not check)",
     "not a divergence: the ODE solver used up max_steps in one save interval (raise max_steps, "
     "loosen rtol/atol, or save more often)",
     "the solver failed",
@@ -62,8 +63,8 @@ class Trajectory(NamedTuple):
             -1 if none.
         reason: ``()`` int32, why the run stopped being valid: an index into
             :data:`REASONS` (0 none, 1 non-finite loss or gradient, 2 loss above
-            ``max_loss``, 3 non-finite params, 4 first update not a descent direction
-            (step size <= 0 or NaN), 5 ODE solver out of ``max_steps`` — not a
+            ``max_loss``, 3 non-finite params, 4 not a descent direction (step size
+            <= 0 or NaN), 5 ODE solver out of ``max_steps`` — not a
             divergence —, 6 solver failure); ``None`` where the dynamics do not say.
     """
 

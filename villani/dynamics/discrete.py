@@ -95,10 +95,11 @@ def _train(objective, params, key, *, optimizer, metrics, steps, every, batch_si
         c = flag(c, loss_ok(loss, g2, max_loss), c.t, _tr.loss_reason(loss, g2))
         updates, s_new = optimizer.update(g, c.opt_state, c.params)
         p_new = optax.apply_updates(c.params, updates)
-        # a step size <= 0 or NaN that was a tracer (vmap, sweep) shows as a first update
-        # that does not point downhill
-        descent = (c.t != 0) | (g2 == 0) | (_vdot(updates, g) < 0)
-        c = flag(c, descent, c.t + 1, _tr.NOT_DESCENT)
+        # a step size < 0 or NaN that was a tracer (vmap, sweep) shows as a first update
+        # that points uphill or is not finite (0 is allowed here: a warm-up from 0)
+        ug = _vdot(updates, g)
+        uphill = (c.t == 0) & ~(jnp.isfinite(ug) & (ug <= 0))
+        c = flag(c, ~uphill, c.t + 1, _tr.NOT_DESCENT)
         c = flag(c, tree_finite(p_new), c.t + 1, _tr.NONFINITE_PARAMS)
         # once bad, params and state stay at their last finite values
         p = tree_select(c.bad, c.params, p_new)
@@ -136,6 +137,12 @@ def _train(objective, params, key, *, optimizer, metrics, steps, every, batch_si
     c, r = record(c)
     recs.append(jax.tree_util.tree_map(lambda x: x[None], r))
     ts, loss, g2, mets = jax.tree_util.tree_map(lambda *xs: jnp.concatenate(xs), *recs)
+    # a step size of 0 (a tracer): the params never moved although the gradient was not 0
+    still = jax.tree_util.tree_reduce(jnp.logical_and, jax.tree_util.tree_map(
+        lambda a, b: jnp.all(a == b), c.params, params), jnp.array(True))
+    flat = ~c.bad & still & (g2[0] > 0)
+    c = c._replace(bad=c.bad | flat, bad_at=jnp.where(flat, 1, c.bad_at),
+                   why=jnp.where(flat, _tr.NOT_DESCENT, c.why))
     valid = ~c.bad | (ts < c.bad_at)
     loss, g2, mets = mask_records(valid, loss, g2, mets)
     return Trajectory(steps=ts, loss=loss, grad_norm2=g2, metrics=mets, params=c.params,
@@ -167,11 +174,12 @@ def train(objective: Objective, optimizer: optax.GradientTransformation, params:
     non-finite or the loss exceeds ``max_loss`` (or the full-batch values at a record
     are), updates stop (params and optimiser state stay at their last finite values),
     ``diverged`` is set, ``diverged_at = t`` and the records from step $t$ on are invalid
-    (``valid=False``, NaN). A first update that does not point downhill
-    ($\langle u_0, g_0\rangle \ge 0$ with $g_0 \ne 0$: a step size $\le 0$ or NaN that
-    arrived as a tracer, which the optimiser cannot check) is flagged the same way at
-    step 1. ``traj.reason`` says which (:data:`villani.trajectory.REASONS`). Turn it into
-    a message with ``traj.raise_if_diverged(lr=...)``.
+    (``valid=False``, NaN). A first update that points uphill or is not finite
+    ($\langle u_0, g_0\rangle > 0$ or NaN: a step size $< 0$ or NaN that arrived as a
+    tracer, which the optimiser cannot check), and a run whose params never moved
+    although $g_0 \ne 0$ (a step size 0), are flagged the same way at step 1.
+    ``traj.reason`` says which (:data:`villani.trajectory.REASONS`). Turn it into a
+    message with ``traj.raise_if_diverged(lr=...)``.
 
     Works under ``jax.jit`` and ``jax.vmap`` over keys, params and step sizes (build the
     optimiser inside the vmapped function from the traced step size). ``steps``,
