@@ -226,3 +226,10 @@ def test_exit_status_2_for_usage_errors(capsys):
     with pytest.raises(SystemExit) as e:
         cli.main(["--help"])
     assert e.value.code == 0 and "exit status: 0" in capsys.readouterr().out
+
+
+def test_run_says_why_runs_stopped(tmp_path, capsys):
+    cfg = write(tmp_path, TINY.replace("every = 2", "every = 2\nmax_loss = 1e-9"))
+    assert cli.main(["run", cfg, "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "6 run(s) stopped: loss above max_loss" in out  # 2 lrs x 3 seeds, all above 1e-9

@@ -15,6 +15,9 @@ def test_dataset_validation():
         data.Dataset(jnp.array([[1.0], [jnp.nan]]), jnp.ones(2))
     with pytest.raises(ValueError, match="y: expected finite"):
         data.Dataset(jnp.ones((2, 1)), jnp.array([1.0, jnp.inf]))
+    # n = 0 would make every loss a mean over nothing: NaN
+    with pytest.raises(ValueError, match=r"x: expected at least one sample \(n >= 1\), got shape \(0, 3\)"):
+        data.Dataset(jnp.ones((0, 3)), jnp.ones(0))
 
 
 def test_dataset_pytree_roundtrip_and_vmap(key):

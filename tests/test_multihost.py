@@ -36,7 +36,7 @@ MULTI = COMMON + textwrap.dedent("""
     from jax.experimental import multihost_utils
     pid, port, outbase, res = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
     jax.distributed.initialize(coordinator_address=f"127.0.0.1:{port}", num_processes=2,
-                               process_id=pid, initialization_timeout=60)
+                               process_id=pid, initialization_timeout=120)
     from villani.experiments.sweep import sweep
     assert jax.process_count() == 2 and len(jax.devices()) == 4, jax.devices()
     assert len(jax.local_devices()) == 2
@@ -97,7 +97,7 @@ def test_two_processes_equal_one_process_and_resume_does_not_deadlock(tmp_path):
                               text=True) for i in range(2)]
     single = subprocess.Popen([sys.executable, "-c", SINGLE, str(tmp_path / "single.npy")], cwd=ROOT,
                               env=_env(4), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    outs = _finish(multi + [single], timeout=300)
+    outs = _finish(multi + [single], timeout=420)
     for p, (o, e) in zip(multi + [single], outs):
         assert p.returncode == 0, e[-3000:]
     assert "MULTI-OK 0" in outs[0][0] and "MULTI-OK 1" in outs[1][0] and "SINGLE-OK" in outs[2][0]

@@ -86,6 +86,13 @@ def _run(args: argparse.Namespace) -> int:
             q = np.nanquantile(vals, [0.5, 0.25, 0.75]) if np.isfinite(vals).any() else [np.nan] * 3
         cells = "".join(f"{str(table.axes[a][i]):>14}" for a, i in zip(axes, idx))
         print(f"{cells}{q[0]:12.4e}{q[1]:12.4e}{q[2]:12.4e}{int(diverged[idx].sum()):10d}")
+    if "reason" in table.data:  # why runs stopped (a step size <= 0, a loss above max_loss, ...)
+        from .trajectory import REASONS
+
+        codes = table.data["reason"][..., -1][diverged]
+        for code, count in zip(*np.unique(codes, return_counts=True)):
+            if 0 < code < len(REASONS):
+                print(f"{count} run(s) stopped: {REASONS[code]}")
     if out is not None:
         print(f"results: {out}/ (sweep.json, cells/*.npz, table.npz)")
         try:

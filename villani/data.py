@@ -33,7 +33,8 @@ class Dataset:
     r"""Inputs ``x`` of shape ``(n, d)`` and targets ``y`` of shape ``(n,)``.
 
     A pytree (both arrays are leaves), so it passes through ``jit`` and ``vmap``.
-    Construction validates concrete arrays: 2-D ``x``, matching lengths, finite values.
+    Construction validates concrete arrays: 2-D ``x`` with at least one sample, matching
+    lengths, finite values.
 
     Example:
         >>> ds = Dataset(jnp.ones((4, 2)), jnp.zeros(4))
@@ -50,6 +51,8 @@ class Dataset:
             raise ValueError(f"x: expected shape (n, d), got shape {x.shape}")
         if y.ndim != 1:
             raise ValueError(f"y: expected shape (n,), got shape {y.shape}")
+        if x.shape[0] == 0:
+            raise ValueError(f"x: expected at least one sample (n >= 1), got shape {x.shape}")
         if x.shape[0] != y.shape[0]:
             raise ValueError(
                 f"y: length {y.shape[0]} does not match the number of inputs x: {x.shape[0]}"

@@ -89,6 +89,25 @@ def get_loss(name: str | Loss) -> Loss:
     return Loss(name)
 
 
+def check_labels(loss: Loss, y: Array) -> None:
+    r"""Raise ``ValueError`` if the logistic loss meets concrete labels other than $\pm1$.
+
+    $\log(1 + e^{-yf})$ with $y \in \{0, 1\}$ would silently add the constant $\log 2$
+    and no gradient for every $y = 0$ row. Traced labels (under ``jit``/``vmap``) pass.
+    """
+    if loss.name != "logistic" or not is_concrete(y):
+        return
+    import numpy as np
+
+    a = np.asarray(y)
+    bad = ~((a == 1) | (a == -1))
+    if bad.any():
+        raise ValueError(
+            f"y: the logistic loss log(1 + exp(-y f)) needs labels in {{-1, +1}}, got "
+            f"{int(bad.sum())} other label(s) (e.g. {a[bad][0].item()!r}); labels in {{0, 1}} map to "
+            "{-1, +1} with y = 2 * y - 1")
+
+
 @jax.tree_util.register_pytree_node_class
 class Objective:
     r"""Regularised empirical risk of a network on a data set.
@@ -128,6 +147,7 @@ class Objective:
         self.data = data
         self.loss = get_loss(loss)
         self.l2 = l2
+        check_labels(self.loss, data.y)
 
     def tree_flatten(self):
         return (self.data, self.l2), (self.net, self.loss)

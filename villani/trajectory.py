@@ -17,7 +17,28 @@ import numpy as np
 
 from ._types import Array, Params
 
-__all__ = ["DivergenceError", "Trajectory", "divergence_message"]
+__all__ = ["DivergenceError", "REASONS", "Trajectory", "divergence_message"]
+
+# Why a run stopped being valid: ``Trajectory.reason`` holds an index into REASONS.
+NONE, NONFINITE, ABOVE_MAX_LOSS, NONFINITE_PARAMS, NOT_DESCENT, MAX_STEPS, SOLVER_FAILED = range(7)
+REASONS = (
+    "none",
+    "non-finite loss or gradient",
+    "loss above max_loss",
+    "non-finite parameters after an update",
+    "the step size looks <= 0 or NaN, not a descent direction: the first update points uphill or "
+    "is not finite, or the params never moved although the gradient was not 0 (a traced step "
+    "size under vmap or sweep, which the optimiser could not check)",
+    "not a divergence: the ODE solver used up max_steps in one save interval (raise max_steps, "
+    "loosen rtol/atol, or save more often)",
+    "the solver failed",
+)
+"""Reason texts, indexed by :attr:`Trajectory.reason`."""
+
+
+def loss_reason(loss: Any, g2: Any) -> Any:
+    """The reason code of a record whose loss or gradient failed its check."""
+    return jnp.where(jnp.isfinite(loss) & jnp.isfinite(g2), ABOVE_MAX_LOSS, NONFINITE).astype(jnp.int32)
 
 
 class DivergenceError(RuntimeError):
@@ -40,6 +61,11 @@ class Trajectory(NamedTuple):
         diverged_at: ``()`` int, the first step (or save index for continuous
             dynamics) whose loss or gradient was non-finite or above the bound;
             -1 if none.
+        reason: ``()`` int32, why the run stopped being valid: an index into
+            :data:`REASONS` (0 none, 1 non-finite loss or gradient, 2 loss above
+            ``max_loss``, 3 non-finite params, 4 not a descent direction (step size
+            <= 0 or NaN), 5 ODE solver out of ``max_steps`` — not a
+            divergence —, 6 solver failure); ``None`` where the dynamics do not say.
     """
 
     steps: Array
@@ -51,6 +77,7 @@ class Trajectory(NamedTuple):
     valid: Array
     diverged: Array
     diverged_at: Array
+    reason: Array | None = None
 
     def raise_if_diverged(self, **context: Any) -> Trajectory:
         """Return ``self``, or raise :class:`DivergenceError` with a clear message.
@@ -91,6 +118,11 @@ def divergence_message(traj: Trajectory, **context: Any) -> str | None:
         where = f" (trajectory {tuple(int(i) for i in first)} of {diverged.size}, " \
                 f"{int(diverged.sum())} diverged)"
         at = at[tuple(first)]
+    why = None
+    if getattr(traj, "reason", None) is not None:
+        code = np.asarray(traj.reason)
+        code = int(code[tuple(first)] if diverged.ndim else code)
+        why = REASONS[code] if 0 < code < len(REASONS) else None
     ctx = dict(context)
     smooth = ctx.pop("smoothness", None)
     parts = ", ".join(f"{k}={v}" for k, v in ctx.items())
@@ -102,7 +134,9 @@ def divergence_message(traj: Trajectory, **context: Any) -> str | None:
         head = f"diverged at save index {int(at)}{t}"
     else:
         head = f"diverged at step {int(at)}"
-    msg = head + where + (f" with {parts}" if parts else "")
+    if why is not None and why.startswith("not a divergence"):
+        head = head.replace("diverged at", "stopped at")
+    msg = head + where + (f" with {parts}" if parts else "") + (f": {why}" if why else "")
     if smooth is not None and float(smooth) > 0:
         msg += (f"; the largest stable lr for this smoothness estimate (L={float(smooth):.4g}) "
                 f"is about 2/L = {2.0 / float(smooth):.4g}")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 from typing import Any, NamedTuple
 
 import jax
@@ -266,6 +267,18 @@ def _fit_rate_core(st, gap, vd, lohi, kind, level, bounds):
     return jnp.vectorize(one, signature="(k),(k),(k)->(),(),(),(2),(),(2)")(st, gap, vd)
 
 
+def _divergence_note(traj: Any) -> str | None:
+    """"diverged at step 12 (...): reason" for a concrete diverged trajectory, else None."""
+    from ..trajectory import divergence_message
+
+    d = getattr(traj, "diverged", None)
+    if d is None or not is_concrete(d) or not np.any(np.asarray(d)):
+        return None
+    if getattr(traj, "reason", None) is not None and not is_concrete(traj.reason):
+        return None
+    return divergence_message(traj)
+
+
 def fit_rate(trajectory_or_values: Any, *, steps: Array | None = None, f_star: float | Array = 0.0,
              window: Any = "auto", metric: str | None = None, valid: Array | None = None,
              level: float = 0.95, auto_bounds: tuple[float, float] = _AUTO_BOUNDS,
@@ -309,7 +322,12 @@ def fit_rate(trajectory_or_values: Any, *, steps: Array | None = None, f_star: f
 
     Raises:
         ValueError: fewer than 3 usable points in the window of some run (concrete
-            inputs), bad ``window`` / ``level`` / shapes, a metric that does not exist.
+            inputs; the message says so when the trajectory diverged, at which step and
+            why), bad ``window`` / ``level`` / shapes, a metric that does not exist.
+
+    Warns:
+        RuntimeWarning: the trajectory diverged (step and reason named); the fit uses
+            only its records before the divergence.
 
     Example:
         >>> t = jnp.arange(50.0)
@@ -327,7 +345,8 @@ def fit_rate(trajectory_or_values: Any, *, steps: Array | None = None, f_star: f
         if len(window) != 2 or (is_concrete(window[0]) and is_concrete(window[1])
                                 and not float(window[0]) < float(window[1])):
             raise ValueError(f"window: expected (lo, hi) with lo < hi, got {window!r}")
-    if hasattr(trajectory_or_values, "loss") and hasattr(trajectory_or_values, "valid"):
+    traj_given = hasattr(trajectory_or_values, "loss") and hasattr(trajectory_or_values, "valid")
+    if traj_given:
         traj = trajectory_or_values
         if metric is None:
             vals = traj.loss
@@ -361,13 +380,19 @@ def fit_rate(trajectory_or_values: Any, *, steps: Array | None = None, f_star: f
     kind = window if window is None or isinstance(window, str) else "range"
     lohi = None if kind != "range" else (window[0], window[1])
     slope, intercept, se, ci, npts, win = _fit_rate_core(st, gap, vd, lohi, kind, level, (lo_b, hi_b))
+    diverged = _divergence_note(trajectory_or_values) if traj_given else None
     if is_concrete(npts) and np.any(np.asarray(npts) < 3):
         bad = np.argwhere(np.asarray(npts) < 3)
         where = f" (run {tuple(int(i) for i in bad[0])})" if np.ndim(npts) else ""
         raise ValueError(f"window: fewer than 3 usable points in the fit window{where} "
-                         f"(got {int(np.asarray(npts).min())}; window={window!r}); for 'auto' the "
-                         f"relative gap must cross the band {auto_bounds} — run longer or pass "
-                         f"window=(lo, hi) or None")
+                         f"(got {int(np.asarray(npts).min())}; window={window!r}); "
+                         + (f"the trajectory {diverged}, and its records from there on are invalid"
+                            if diverged else
+                            f"for 'auto' the relative gap must cross the band {auto_bounds} — run "
+                            "longer or pass window=(lo, hi) or None"))
+    if diverged:
+        warnings.warn(f"fit_rate: the trajectory {diverged}; the rate is fitted to its records "
+                      "before that only", RuntimeWarning, stacklevel=2)
     rate = -slope
     ci = -ci[..., ::-1]
     out = RateFit(rate, se, ci, jnp.exp(-rate), intercept, win, npts, level)

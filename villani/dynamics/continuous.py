@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import lineax
 import numpy as np
 
+from .. import trajectory as _tr
 from .._types import Array, Params, PRNGKey, is_concrete
 from ..losses import Objective
 from ..trajectory import Trajectory
@@ -129,7 +130,7 @@ def _solve(objective, params, key, coef, *, grid, has0, kind, solver, controller
         return loss, g2, eval_metrics(metrics, y)
 
     def body(c, k):
-        y, bad, bad_at = c
+        y, bad, bad_at, why = c
         ta, tb = grid_arr[k], grid_arr[k + 1]
         sol = diffrax.diffeqsolve(terms, solver, ta, tb, dt, y, stepsize_controller=controller,
                                   max_steps=max_steps, throw=False, adjoint=adjoint,
@@ -138,17 +139,24 @@ def _solve(objective, params, key, coef, *, grid, has0, kind, solver, controller
         loss, g2, mets = record(y_new)
         ok = (sol.result == diffrax.RESULTS.successful) & tree_finite(y_new) \
             & loss_ok(loss, g2, max_loss)
+        # an exhausted max_steps is reported as such, not as a divergence
+        code = jnp.where(sol.result == diffrax.RESULTS.max_steps_reached, _tr.MAX_STEPS,
+                         jnp.where(sol.result != diffrax.RESULTS.successful, _tr.SOLVER_FAILED,
+                                   jnp.where(tree_finite(y_new), _tr.loss_reason(loss, g2),
+                                             _tr.NONFINITE_PARAMS)))
+        why = jnp.where(~bad & ~ok, code, why)
         bad_at = jnp.where(~bad & ~ok, k + 1, bad_at)
         bad = bad | ~ok
         y = tree_select(bad, y, y_new)
-        return (y, bad, bad_at), (loss, g2, mets)
+        return (y, bad, bad_at, why), (loss, g2, mets)
 
     grid_arr = jnp.asarray(grid, dtype=jax.tree_util.tree_leaves(params)[0].dtype)
     loss0, g20, mets0 = record(params)
     ok0 = loss_ok(loss0, g20, max_loss)
-    c = (params, ~ok0, jnp.where(ok0, -1, 0).astype(jnp.int32))
+    c = (params, ~ok0, jnp.where(ok0, -1, 0).astype(jnp.int32),
+         jnp.where(ok0, 0, _tr.loss_reason(loss0, g20)).astype(jnp.int32))
     c, (loss, g2, mets) = jax.lax.scan(body, c, jnp.arange(len(grid) - 1, dtype=jnp.int32))
-    y, bad, bad_at = c
+    y, bad, bad_at, why = c
     cat = lambda a, b: jnp.concatenate([jnp.asarray(a)[None], b])  # noqa: E731
     loss, g2 = cat(loss0, loss), cat(g20, g2)
     mets = {k: cat(mets0[k], v) for k, v in mets.items()}
@@ -161,7 +169,7 @@ def _solve(objective, params, key, coef, *, grid, has0, kind, solver, controller
         bad_at = jnp.where(bad, jnp.maximum(bad_at - 1, 0), bad_at)
     loss, g2, mets = mask_records(valid, loss, g2, mets)
     return Trajectory(steps=ts, loss=loss, grad_norm2=g2, metrics=mets, params=y, opt_state=None,
-                      valid=valid, diverged=bad, diverged_at=bad_at)
+                      valid=valid, diverged=bad, diverged_at=bad_at, reason=why)
 
 
 def _max_loss(max_loss: Any) -> float | None:
@@ -183,7 +191,9 @@ def gradient_flow(objective: Objective, params: Params, t1: float, *, saveat: An
 
     Tsit5 with a PID step-size controller by default (diffrax). Records the full-batch
     $L$, $\|\nabla L\|^2$ and ``metrics`` at the save times. A failed solve or a
-    non-finite state marks the run diverged (see :func:`~villani.train`).
+    non-finite state marks the run diverged (see :func:`~villani.train`); a save interval
+    that needs more than ``max_steps`` solver steps stops the run the same way but with
+    ``reason = 5``, which the divergence message reports as "not a divergence".
 
     Args:
         objective: the :class:`~villani.Objective`.

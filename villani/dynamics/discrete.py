@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from .. import trajectory as _tr
 from .._types import Array, Params, PRNGKey, is_concrete
 from ..losses import Objective
 from ..trajectory import Trajectory
@@ -66,6 +67,7 @@ class _Carry(NamedTuple):
     bad: Array
     bad_at: Array
     t: Array
+    why: Array  # a villani.trajectory.REASONS index
 
 
 @partial(jax.jit, static_argnames=("optimizer", "metrics", "steps", "every", "batch_size",
@@ -82,17 +84,23 @@ def _train(objective, params, key, *, optimizer, metrics, steps, every, batch_si
         idx = _batch_indices(key, t, n, batch_size, replace)
         return jax.value_and_grad(objective.minibatch)(p, idx)
 
-    def flag(c: _Carry, ok: Array, at: Array) -> _Carry:
-        bad_at = jnp.where(~c.bad & ~ok, at, c.bad_at)
-        return c._replace(bad=c.bad | ~ok, bad_at=bad_at)
+    def flag(c: _Carry, ok: Array, at: Array, why: Array) -> _Carry:
+        first = ~c.bad & ~ok
+        bad_at = jnp.where(first, at, c.bad_at)
+        return c._replace(bad=c.bad | ~ok, bad_at=bad_at, why=jnp.where(first, why, c.why))
 
     def step(c: _Carry, _):
         loss, g = batch_vg(c.params, c.t)
         g2 = sq_norm(g)
-        c = flag(c, loss_ok(loss, g2, max_loss), c.t)
+        c = flag(c, loss_ok(loss, g2, max_loss), c.t, _tr.loss_reason(loss, g2))
         updates, s_new = optimizer.update(g, c.opt_state, c.params)
         p_new = optax.apply_updates(c.params, updates)
-        c = flag(c, tree_finite(p_new), c.t + 1)
+        # a step size < 0 or NaN that was a tracer (vmap, sweep) shows as a first update
+        # that points uphill or is not finite (0 is allowed here: a warm-up from 0)
+        ug = _vdot(updates, g)
+        uphill = (c.t == 0) & ~(jnp.isfinite(ug) & (ug <= 0))
+        c = flag(c, ~uphill, c.t + 1, _tr.NOT_DESCENT)
+        c = flag(c, tree_finite(p_new), c.t + 1, _tr.NONFINITE_PARAMS)
         # once bad, params and state stay at their last finite values
         p = tree_select(c.bad, c.params, p_new)
         s = tree_select(c.bad, c.opt_state, s_new)
@@ -104,7 +112,7 @@ def _train(objective, params, key, *, optimizer, metrics, steps, every, batch_si
             g2 = sq_norm(g)
         else:
             loss, g2 = first
-        c = flag(c, loss_ok(loss, g2, max_loss), c.t)
+        c = flag(c, loss_ok(loss, g2, max_loss), c.t, _tr.loss_reason(loss, g2))
         return c, (c.t, loss, g2, eval_metrics(metrics, c.params))
 
     def chunk(c: _Carry, length: int):
@@ -117,7 +125,7 @@ def _train(objective, params, key, *, optimizer, metrics, steps, every, batch_si
         return c, rec
 
     c = _Carry(params, optimizer.init(params), jnp.array(False),
-               jnp.array(-1, jnp.int32), jnp.array(0, jnp.int32))
+               jnp.array(-1, jnp.int32), jnp.array(0, jnp.int32), jnp.array(0, jnp.int32))
     recs = []
     n_full, rem = divmod(steps, every)
     if n_full:
@@ -129,10 +137,21 @@ def _train(objective, params, key, *, optimizer, metrics, steps, every, batch_si
     c, r = record(c)
     recs.append(jax.tree_util.tree_map(lambda x: x[None], r))
     ts, loss, g2, mets = jax.tree_util.tree_map(lambda *xs: jnp.concatenate(xs), *recs)
+    # a step size of 0 (a tracer): the params never moved although the gradient was not 0
+    still = jax.tree_util.tree_reduce(jnp.logical_and, jax.tree_util.tree_map(
+        lambda a, b: jnp.all(a == b), c.params, params), jnp.array(True))
+    flat = ~c.bad & still & (g2[0] > 0)
+    c = c._replace(bad=c.bad | flat, bad_at=jnp.where(flat, 1, c.bad_at),
+                   why=jnp.where(flat, _tr.NOT_DESCENT, c.why))
     valid = ~c.bad | (ts < c.bad_at)
     loss, g2, mets = mask_records(valid, loss, g2, mets)
     return Trajectory(steps=ts, loss=loss, grad_norm2=g2, metrics=mets, params=c.params,
-                      opt_state=c.opt_state, valid=valid, diverged=c.bad, diverged_at=c.bad_at)
+                      opt_state=c.opt_state, valid=valid, diverged=c.bad, diverged_at=c.bad_at,
+                      reason=c.why)
+
+
+def _vdot(a: Any, b: Any) -> Array:
+    return sum(jnp.vdot(x, y) for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)))
 
 
 def train(objective: Objective, optimizer: optax.GradientTransformation, params: Params,
@@ -155,7 +174,12 @@ def train(objective: Objective, optimizer: optax.GradientTransformation, params:
     non-finite or the loss exceeds ``max_loss`` (or the full-batch values at a record
     are), updates stop (params and optimiser state stay at their last finite values),
     ``diverged`` is set, ``diverged_at = t`` and the records from step $t$ on are invalid
-    (``valid=False``, NaN). Turn it into a message with ``traj.raise_if_diverged(lr=...)``.
+    (``valid=False``, NaN). A first update that points uphill or is not finite
+    ($\langle u_0, g_0\rangle > 0$ or NaN: a step size $< 0$ or NaN that arrived as a
+    tracer, which the optimiser cannot check), and a run whose params never moved
+    although $g_0 \ne 0$ (a step size 0), are flagged the same way at step 1.
+    ``traj.reason`` says which (:data:`villani.trajectory.REASONS`). Turn it into a
+    message with ``traj.raise_if_diverged(lr=...)``.
 
     Works under ``jax.jit`` and ``jax.vmap`` over keys, params and step sizes (build the
     optimiser inside the vmapped function from the traced step size). ``steps``,

@@ -8,7 +8,6 @@ Every problem is reported as ``section.key: expected ..., got ...``.
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -137,15 +136,12 @@ ONLY_FOR = {
 
 
 def load_config(path: str) -> dict[str, Any]:
-    """Parse a TOML file (``tomllib``, or ``tomli`` on Python 3.10) and validate it.
+    """Parse a TOML file (``tomllib``) and validate it.
 
     Raises:
         ConfigError: unreadable TOML or an invalid key (the message names it).
     """
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib
+    import tomllib
     try:
         with open(path, "rb") as f:
             raw = tomllib.load(f)

@@ -139,6 +139,8 @@ def _outputs(out: Any) -> dict[str, jax.Array]:
     if isinstance(out, Trajectory):
         flat = {"step": out.steps, "loss": out.loss, "grad_norm2": out.grad_norm2,
                 "valid": out.valid, "diverged": out.diverged, "diverged_at": out.diverged_at}
+        if out.reason is not None:  # why a run diverged (villani.trajectory.REASONS)
+            flat["reason"] = out.reason
         for name, v in out.metrics.items():
             if name in flat:
                 raise ValueError(f"run: metric name {name!r} clashes with a Trajectory field")
