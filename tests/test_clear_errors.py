@@ -69,7 +69,7 @@ def test_pl_ratio_checks_params_and_nan(setup):
     ds, net, params = setup
     obj = Objective(net, ds, "logistic")
     with pytest.raises(ValueError, match="shape"):
-        villani.pl_ratio(obj, {**params, "w": jnp.ones((4, 2))})
+        villani.pl_ratio(obj, {**params, "a": jnp.ones(5)})
     nan = {k: v * jnp.nan for k, v in params.items()}
     assert np.isnan(float(villani.pl_ratio(obj, nan)))
     assert np.isnan(float(villani.pl_ratio(lambda t: jnp.sum(t**2), jnp.array([jnp.nan]))))

@@ -182,7 +182,8 @@ def test_flax_model_via_apply():
 
     ds = data.random_labels(jax.random.key(0), N, D)
     net = nets.as_network(Net())
-    params = net.init(jax.random.key(1), D)
+    params = net.init(jax.random.key(1), D)  # flax's param_dtype is float32 by default
+    params = jax.tree_util.tree_map(lambda v: v.astype(jnp.float64), params)
     obj = Objective(net, ds, "logistic")
     theta, value = _flat_value(obj, params)
     _close(villani.laplacian(obj, params), jnp.trace(jax.hessian(value)(theta)))

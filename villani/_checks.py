@@ -20,6 +20,7 @@ __all__ = [
     "chunk",
     "finite_scalar",
     "float_leaves",
+    "int_at_least",
     "int_in_range",
     "key",
     "positive_int",
@@ -34,6 +35,15 @@ def positive_int(name: str, v: Any) -> int:
         raise TypeError(f"{name}: expected a positive int, got {v!r}")
     if v < 1:
         raise ValueError(f"{name}: expected a positive int, got {v}")
+    return int(v)
+
+
+def int_at_least(name: str, v: Any, minimum: int = 1) -> int:
+    """``v`` as an int >= ``minimum``: ``TypeError`` for a non-int (a bool included)."""
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        raise TypeError(f"{name}: expected an int, got {v!r}")
+    if v < minimum:
+        raise ValueError(f"{name}: expected an int >= {minimum}, got {v}")
     return int(v)
 
 

@@ -44,14 +44,6 @@ def _flat_hvp(objective: Any, params: Params) -> tuple[Callable[[Array], Array],
     return hvp, flat
 
 
-def _check_int(name: str, v: Any, minimum: int = 1) -> int:
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise TypeError(f"{name}: expected an int, got {v!r}")
-    if v < minimum:
-        raise ValueError(f"{name}: expected an int >= {minimum}, got {v}")
-    return v
-
-
 class HessianSpectrum(NamedTuple):
     r"""Extreme eigenvalues of a Hessian with their Ritz residuals.
 
@@ -110,7 +102,7 @@ def hessian_spectrum(objective: Any, params: Params, *, k: int = 1, which: str =
     """
     if which not in ("both", "top", "bottom"):
         raise ValueError(f"which: expected 'both', 'top' or 'bottom', got {which!r}")
-    k = _check_int("k", k)
+    k = _checks.int_at_least("k", k)
     key = _checks.key(key)
     hvp, flat = _flat_hvp(objective, params)
     p = flat.shape[0]
@@ -200,8 +192,8 @@ def spectral_density(objective: Any, params: Params, *, key: PRNGKey, num_probes
         quadrature" (SIMAX 2017); Ghorbani et al. (ICML 2019); Yao et al., "PyHessian"
         (2020).
     """
-    num_probes = _check_int("num_probes", num_probes, minimum=2)
-    bins = _check_int("bins", bins, minimum=2)
+    num_probes = _checks.int_at_least("num_probes", num_probes, minimum=2)
+    bins = _checks.int_at_least("bins", bins, minimum=2)
     key = _checks.key(key)
     if sigma is not None and not (isinstance(sigma, (int, float)) and sigma > 0):
         raise ValueError(f"sigma: expected a positive float or None, got {sigma!r}")
