@@ -51,6 +51,13 @@ def _check_x(name: str, x: Any, net: Network, params: Params) -> Array:
     if x.shape[0] < 1:
         raise ValueError(f"{name}: expected at least one input, got shape {x.shape}")
     if all(is_concrete(v) for v in jax.tree_util.tree_leaves(params)):
+        try:
+            d = net.in_dim(params)
+        except (KeyError, TypeError, AttributeError, IndexError):
+            d = None  # check_params says what is wrong with the params
+        if d is not None and x.shape[1] != d:
+            raise ValueError(
+                f"{name}: feature dimension {x.shape[1]} does not match the network's in_dim {d}")
         net.check_params(params, x.shape[1])
     if all_finite(x) is False:
         raise ValueError(f"{name}: contains non-finite values")
