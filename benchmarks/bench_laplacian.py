@@ -65,7 +65,7 @@ def run_case(name, net, n, d, key, max_probes, repeats):
     grad = jax.jit(obj.grad)
     row["grad"] = timeit(grad, params, repeats=repeats)
     g_ms = row["grad"]["median_ms"]
-    fast_method = "closed_form" if net.kind == "two_layer" else "exact"
+    fast_method = "closed_form" if isinstance(net, nets.TwoLayer) else "exact"
     fast = jax.jit(lambda q: laplacian(obj, q, fast_method))
     row[fast_method] = timeit(fast, params, repeats=repeats)
     exact = float(fast(params))

@@ -57,7 +57,7 @@ def main(quick=False):
     rows = []
     for n_particles in (1, 64, 1024):
         keys = jax.random.split(jax.random.key(2), n_particles)
-        f_dx = jax.jit(jax.vmap(lambda k: langevin(obj, p0, k, t1, dt, temp, saveat=saves)))
+        f_dx = jax.jit(jax.vmap(lambda k: langevin(obj, p0, t1, dt, temp, key=k, saveat=saves)))
         f_sc = jax.jit(jax.vmap(lambda k: scan_langevin(obj, p0, k, t1, dt, temp, saves)))
         reps = 3 if quick or n_particles > 64 else 15
         a = time_fn(lambda: f_dx(keys), repeats=reps)

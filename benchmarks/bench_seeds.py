@@ -24,7 +24,7 @@ def main(quick=False):
     opt = optim.sgd(0.5)
 
     def run(k):
-        return train(obj, opt, obj.net.init(k, d), k, steps, batch_size=8, every=10).loss
+        return train(obj, opt, obj.net.init(k, d), steps, key=k, batch_size=8, every=10).loss
 
     one = jax.jit(run)
     many = jax.jit(jax.vmap(run))

@@ -69,7 +69,7 @@ def test_run_end_to_end_and_resume(tmp_path, capsys):
     ds = data.teacher_student(jax.random.key(0), nets.two_layer(4, "tanh"), 6, 3)
     obj = Objective(nets.two_layer(2, "tanh"), ds)
     k_init, k_train = jax.random.split(jax.random.fold_in(jax.random.key(1), 2))
-    traj = train(obj, optim.gd(0.1), obj.net.init(k_init, 3), k_train, 4, every=2)
+    traj = train(obj, optim.gd(0.1), obj.net.init(k_init, 3), 4, key=k_train, every=2)
     np.testing.assert_allclose(table.data["loss"][0, 0, 2], traj.loss, rtol=1e-10)
     # re-running resumes: every cell is on disk, nothing is recomputed, same table
     assert cli.main(["run", cfg, "--out", str(out), "--no-progress"]) == 0

@@ -31,7 +31,7 @@ def test_gradient_flow_matches_expm(key):
 def test_langevin_zero_temperature_is_the_euler_step(key):
     obj, p0, H, c = linear_problem(key, n=8, d=3)
     dt, t1 = 0.05, 1.0
-    traj = langevin(obj, p0, key, t1, dt, 0.0, saveat=np.array([0.5, 1.0]), metrics=W)
+    traj = langevin(obj, p0, t1, dt, 0.0, key=key, saveat=np.array([0.5, 1.0]), metrics=W)
     term = diffrax.ODETerm(lambda t, y, a: jax.tree_util.tree_map(jnp.negative, obj.grad(y)))
     y = p0
     for ta, tb in ((0.0, 0.5), (0.5, 1.0)):  # the same save intervals
@@ -40,7 +40,7 @@ def test_langevin_zero_temperature_is_the_euler_step(key):
     # equal up to the compiler's fusion choices (one ulp), and exactly key-independent:
     # at T = 0 the noise term contributes exactly nothing
     np.testing.assert_allclose(traj.params["w"], y["w"], rtol=1e-15, atol=1e-16)
-    other = langevin(obj, p0, jax.random.fold_in(key, 1), t1, dt, 0.0,
+    other = langevin(obj, p0, t1, dt, 0.0, key=jax.random.fold_in(key, 1),
                      saveat=np.array([0.5, 1.0]), metrics=W)
     np.testing.assert_array_equal(other.metrics["w"], traj.metrics["w"])
     w = np.asarray(p0["w"][0])
@@ -54,7 +54,7 @@ def test_langevin_reaches_gibbs_variance(key):
     obj = quadratic_1d(curv)
     p0 = {"w": jnp.ones((1, 1))}
     keys = jax.random.split(key, 4000)
-    traj = jax.vmap(lambda k: langevin(obj, p0, k, 4.0, dt, temp, saveat=2))(keys)
+    traj = jax.vmap(lambda k: langevin(obj, p0, 4.0, dt, temp, key=k, saveat=2))(keys)
     w = np.asarray(traj.params["w"]).ravel()
     # Euler-Maruyama's stationary variance for this OU process is T/(c (1 - c dt/2)),
     # 1 % above the Gibbs value T/c; the start's memory is exp(-2 c t1) ~ 1e-7
@@ -69,7 +69,7 @@ def test_sgd_sde_noise_covariance(key):
     obj, p0 = tiny_net_problem(key)
     lr, b, dt = 0.5, 2, 0.1
     keys = jax.random.split(key, 20000)
-    step = jax.vmap(lambda k: sgd_sde(obj, p0, k, lr, b, dt, dt, saveat=2).params)(keys)
+    step = jax.vmap(lambda k: sgd_sde(obj, p0, lr, b, dt, dt, key=k, saveat=2).params)(keys)
     flat = lambda t: np.concatenate([np.asarray(x).reshape(x.shape[0], -1)  # noqa: E731
                                      for x in jax.tree_util.tree_leaves(t)], 1)
     g = obj.grad(p0)
@@ -95,7 +95,7 @@ def test_same_key_same_path_and_vmap_equals_single(key):
     obj, p0 = tiny_net_problem(key)
 
     def run(k):
-        return sgd_sde(obj, p0, k, 0.2, 4, 1.0, 0.05, saveat=5)
+        return sgd_sde(obj, p0, 0.2, 4, 1.0, 0.05, key=k, saveat=5)
 
     keys = jax.random.split(key, 3)
     batched = jax.vmap(run)(keys)
@@ -112,7 +112,7 @@ def test_virtual_brownian_tree_option(key):
     obj = quadratic_1d(curv)
     p0 = {"w": jnp.zeros((1, 1))}
     keys = jax.random.split(key, 400)
-    traj = jax.vmap(lambda k: langevin(obj, p0, k, 3.0, 0.02, temp, saveat=2,
+    traj = jax.vmap(lambda k: langevin(obj, p0, 3.0, 0.02, temp, key=k, saveat=2,
                                        brownian="virtual"))(keys)
     w = np.asarray(traj.params["w"]).ravel()
     assert abs(w.var() / (temp / curv) - 1) < 0.3  # 400 samples: 7 % std
@@ -121,7 +121,7 @@ def test_virtual_brownian_tree_option(key):
 def test_sde_divergence_is_flagged(key):
     obj = quadratic_1d(100.0)  # Euler-Maruyama is unstable for dt * curvature > 2
     p0 = {"w": jnp.ones((1, 1))}
-    traj = langevin(obj, p0, key, 100.0, 0.05, 0.1, saveat=11)
+    traj = langevin(obj, p0, 100.0, 0.05, 0.1, key=key, saveat=11)
     assert bool(traj.diverged)
     at = int(traj.diverged_at)
     assert 0 < at < 11
@@ -155,11 +155,11 @@ def test_bad_arguments(key, fn, kw, name):
     elif fn == "lv":
         args = dict(t1=1.0, dt=0.1, temperature=0.1)
         args.update(kw)
-        call = lambda: langevin(obj, p0, key, **args)  # noqa: E731
+        call = lambda: langevin(obj, p0, key=key, **args)  # noqa: E731
     else:
         args = dict(lr=0.1, batch_size=2, t1=1.0, dt=0.1)
         args.update(kw)
-        call = lambda: sgd_sde(obj, p0, key, **args)  # noqa: E731
+        call = lambda: sgd_sde(obj, p0, key=key, **args)  # noqa: E731
     with pytest.raises(ValueError, match=name):
         call()
 
@@ -167,6 +167,6 @@ def test_bad_arguments(key, fn, kw, name):
 def test_bad_params(key):
     obj, p0 = tiny_net_problem(key)
     with pytest.raises(ValueError, match="params"):
-        langevin(obj, {"w": p0["w"]}, key, 1.0, 0.1, 0.1)
+        langevin(obj, {"w": p0["w"]}, 1.0, 0.1, 0.1, key=key)
     with pytest.raises(ValueError, match="params"):
         gradient_flow(obj, {"w": p0["w"][:, :1], "a": p0["a"]}, 1.0)

@@ -20,7 +20,7 @@ W = {"w": lambda p: p["w"][0]}
 def test_gd_matches_closed_form(key):
     obj, p0, H, c = linear_problem(key, n=10, d=4, l2=0.1)
     lr, steps = 0.4, 23
-    traj = train(obj, optim.gd(lr), p0, key, steps, every=5, metrics=W)
+    traj = train(obj, optim.gd(lr), p0, steps, key=key, every=5, metrics=W)
     np.testing.assert_array_equal(traj.steps, [0, 5, 10, 15, 20, 23])
     wstar = np.linalg.solve(H, c)
     w0 = np.asarray(p0["w"][0])
@@ -37,8 +37,8 @@ def test_gd_matches_closed_form(key):
 
 def test_sgd_full_batch_equals_gd(key):
     obj, p0 = tiny_net_problem(key)
-    a = train(obj, optim.gd(0.5), p0, key, 30, every=3)
-    b = train(obj, optim.sgd(0.5), p0, key, 30, every=3, batch_size=obj.n)
+    a = train(obj, optim.gd(0.5), p0, 30, key=key, every=3)
+    b = train(obj, optim.sgd(0.5), p0, 30, key=key, every=3, batch_size=obj.n)
     np.testing.assert_allclose(b.loss, a.loss, rtol=1e-12)
     for x, y in zip(jax.tree_util.tree_leaves(a.params), jax.tree_util.tree_leaves(b.params)):
         np.testing.assert_allclose(x, y, rtol=1e-11, atol=1e-13)
@@ -71,7 +71,7 @@ def test_with_replacement_is_uniform(key):
 def test_train_uses_the_sampled_minibatch(key, replace):
     obj, p0 = tiny_net_problem(key)
     lr, b = 0.3, 3
-    traj = train(obj, optim.sgd(lr), p0, key, 2, batch_size=b, replace=replace)
+    traj = train(obj, optim.sgd(lr), p0, 2, key=key, batch_size=b, replace=replace)
     p = p0
     for t in range(2):
         idx = _batch_indices(key, jnp.array(t, jnp.int32), obj.n, b, replace)
@@ -85,7 +85,7 @@ def test_divergence_above_max_loss_at_the_right_step(key):
     obj, p0, H, c = linear_problem(key, n=10, d=4)
     lam = np.linalg.eigvalsh(H)[-1]
     lr, max_loss = 2.5 / lam, 1e3
-    traj = train(obj, optim.gd(lr), p0, key, 200, every=10, max_loss=max_loss, metrics=W)
+    traj = train(obj, optim.gd(lr), p0, 200, key=key, every=10, max_loss=max_loss, metrics=W)
     w = np.asarray(p0["w"][0])
     t_bad = None
     for t in range(200):
@@ -106,19 +106,19 @@ def test_divergence_above_max_loss_at_the_right_step(key):
 
 def test_non_finite_divergence_keeps_finite_params(key):
     obj, p0 = tiny_net_problem(key)
-    traj = train(obj, optim.gd(1e200), p0, key, 50, every=5)
+    traj = train(obj, optim.gd(1e200), p0, 50, key=key, every=5)
     assert bool(traj.diverged)
     at = int(traj.diverged_at)
     assert 0 < at < 50
     assert all(np.all(np.isfinite(x)) for x in jax.tree_util.tree_leaves(traj.params))
     np.testing.assert_array_equal(traj.valid, np.asarray(traj.steps) < at)
-    ok = train(obj, optim.gd(0.1), p0, key, 50, every=5)
+    ok = train(obj, optim.gd(0.1), p0, 50, key=key, every=5)
     assert not bool(ok.diverged) and ok.raise_if_diverged() is ok
 
 
 def test_same_key_same_trajectory_and_keys_matter(key):
     obj, p0 = tiny_net_problem(key)
-    run = lambda k: train(obj, optim.sgd(0.5), p0, k, 40, batch_size=3, every=4)  # noqa: E731
+    run = lambda k: train(obj, optim.sgd(0.5), p0, 40, key=k, batch_size=3, every=4)  # noqa: E731
     a, b = run(key), run(key)
     np.testing.assert_array_equal(a.loss, b.loss)
     c = run(jax.random.fold_in(key, 1))
@@ -129,7 +129,7 @@ def test_vmap_over_seeds_equals_single_runs(key):
     obj, _ = tiny_net_problem(key)
 
     def run(k):
-        return train(obj, optim.heavy_ball(0.3, 0.5), obj.net.init(k, 2), k, 40,
+        return train(obj, optim.heavy_ball(0.3, 0.5), obj.net.init(k, 2), 40, key=k,
                      batch_size=3, every=8)
 
     keys = jax.random.split(key, 3)
@@ -145,7 +145,7 @@ def test_vmap_over_learning_rates(key):
     lrs = jnp.array([0.05, 0.2, 1e200])
 
     def run(lr):
-        return train(obj, optim.nesterov(lr, 0.5), p0, key, 30, every=10)
+        return train(obj, optim.nesterov(lr, 0.5), p0, 30, key=key, every=10)
 
     batched = jax.vmap(run)(lrs)
     for i, lr in enumerate([0.05, 0.2, 1e200]):
@@ -166,10 +166,10 @@ def test_jitted_train_traces_once(key):
 
     m = {"w2": metric}
     for i in range(3):
-        t = train(obj, opt, p0, jax.random.fold_in(key, i), 10, batch_size=4, every=5, metrics=m)
+        t = train(obj, opt, p0, 10, key=jax.random.fold_in(key, i), batch_size=4, every=5, metrics=m)
     n_first = len(traces)
     assert n_first > 0
-    train(obj, opt, p0, jax.random.fold_in(key, 9), 10, batch_size=4, every=5, metrics=m)
+    train(obj, opt, p0, 10, key=jax.random.fold_in(key, 9), batch_size=4, every=5, metrics=m)
     assert len(traces) == n_first
     np.testing.assert_allclose(t.metrics["w2"][-1], jnp.sum(t.params["w"] ** 2), rtol=1e-12)
 
@@ -215,19 +215,19 @@ def test_bad_arguments(key, kw, name):
     args.update(kw)
     steps = args.pop("steps")
     with pytest.raises(ValueError, match=name):
-        train(obj, optim.sgd(0.1), p0, key, steps, **args)
+        train(obj, optim.sgd(0.1), p0, steps, key=key, **args)
 
 
 def test_bad_params_and_optimizer(key):
     obj, p0 = tiny_net_problem(key)
     with pytest.raises(ValueError, match="params"):
-        train(obj, optim.gd(0.1), {"w": p0["w"]}, key, 5)
+        train(obj, optim.gd(0.1), {"w": p0["w"]}, 5, key=key)
     other = nets.two_layer(4, "tanh").init(key, 2)
     with pytest.raises(ValueError, match="params"):
-        train(obj, optim.gd(0.1), other, key, 5)
+        train(obj, optim.gd(0.1), other, 5, key=key)
     with pytest.raises(ValueError, match="params"):
-        train(obj, optim.gd(0.1), {**p0, "a": p0["a"] * np.nan}, key, 5)
+        train(obj, optim.gd(0.1), {**p0, "a": p0["a"] * np.nan}, 5, key=key)
     with pytest.raises(TypeError, match="optimizer"):
-        train(obj, 0.1, p0, key, 5)
+        train(obj, 0.1, p0, 5, key=key)
     with pytest.raises(ValueError, match="lr"):
-        train(obj, optim.gd(-1.0), p0, key, 5)
+        train(obj, optim.gd(-1.0), p0, 5, key=key)

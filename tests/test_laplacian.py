@@ -65,7 +65,7 @@ def test_reference_equals_hessian(net, key):
     kd, kp = jax.random.split(key)
     obj = Objective(net, data.random_labels(kd, 7, 3), loss="logistic", l2=0.2)
     _assert_matches(obj, net.init(kp, 3), "reference")
-    if net.kind == "mlp":
+    if isinstance(net, nets.MLP):
         p = net.init(kp, 3)
         np.testing.assert_allclose(laplacian(obj, p, "reference", chunk=5),
                                    laplacian(obj, p, "reference"), rtol=1e-12)
@@ -132,8 +132,13 @@ def test_bad_input(key):
     two = Objective(nets.two_layer(4), ds)
     p2 = two.net.init(key, 3)
     pm = mlp_obj.net.init(key, 3)
-    with pytest.raises(ValueError, match="closed_form"):
-        laplacian(mlp_obj, pm, "closed_form")
+    # closed_form is the exact path's alias: an MLP exposes its layers, a plain function does not
+    np.testing.assert_allclose(laplacian(mlp_obj, pm, "closed_form"), laplacian(mlp_obj, pm, "reference"),
+                               rtol=1e-10)
+    plain = Objective(lambda p, x: jnp.tanh(x @ p["w"]) @ p["a"], ds)
+    pp = {"w": jnp.ones((3, 4)), "a": jnp.ones(4)}
+    with pytest.raises(ValueError, match="does not expose its layers"):
+        laplacian(plain, pp, "exact")
     with pytest.raises(ValueError, match="unknown method"):
         laplacian(two, p2, "newton")
     with pytest.raises(ValueError, match="num_probes"):
@@ -150,9 +155,8 @@ def test_bad_input(key):
         laplacian(two, two.net.init(key, 4))  # built for the wrong d
     with pytest.raises(TypeError, match="objective"):
         laplacian(two.net, p2)
-    multi = Objective(nets.mlp((4,), out_dim=2), ds)
-    with pytest.raises(ValueError, match="out_dim"):
-        laplacian(multi, multi.net.init(key, 3), "exact")
+    with pytest.raises(ValueError, match="out_dim=2"):  # refused by the Objective itself
+        Objective(nets.mlp((4,), out_dim=2), ds)
     big = Objective(nets.two_layer(REFERENCE_MAX_PARAMS // 4 + 1), ds)  # p = 4 m > bound (d = 3, a)
     with pytest.raises(ValueError, match="exact.*hutchinson"):
         laplacian(big, big.net.init(key, 3), "reference")

@@ -35,7 +35,7 @@ def _numpy_heavy_ball(H, c, w0, lr, beta, steps):
 
 def _run(opt, key):
     obj, p0, H, c = linear_problem(key, n=8, d=4)
-    traj = train(obj, opt, p0, key, STEPS, metrics={"w": lambda p: p["w"][0]})
+    traj = train(obj, opt, p0, STEPS, key=key, metrics={"w": lambda p: p["w"][0]})
     return traj, H, c, np.asarray(p0["w"][0])
 
 

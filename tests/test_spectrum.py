@@ -104,11 +104,11 @@ def test_bad_input(key):
     with pytest.raises(ValueError, match="scalar"):
         hessian_spectrum(lambda p: p["w"], params, key=key)
     with pytest.raises(ValueError, match="num_probes"):
-        spectral_density(obj, params, key, num_probes=1)
+        spectral_density(obj, params, key=key, num_probes=1)
     with pytest.raises(ValueError, match="sigma"):
-        spectral_density(obj, params, key, sigma=-1.0)
+        spectral_density(obj, params, key=key, sigma=-1.0)
     with pytest.raises(ValueError, match="grid"):
-        spectral_density(obj, params, key, grid=jnp.ones((2, 2)))
+        spectral_density(obj, params, key=key, grid=jnp.ones((2, 2)))
 
 
 # ----------------------------------------------------------------------------- SLQ
@@ -119,7 +119,7 @@ def test_density_integral_mean_and_exact_density(key):
     ev, h = _hessian_eigs(obj, params)
     p = ev.size
     n_probes = 40
-    d = spectral_density(obj, params, jax.random.key(2), num_probes=n_probes, num_iters=p)
+    d = spectral_density(obj, params, key=jax.random.key(2), num_probes=n_probes, num_iters=p)
     grid, dens = np.asarray(d.grid), np.asarray(d.density)
     # a density: non-negative, integrates to 1 (the grid covers the Ritz values +- 5 sigma)
     assert np.all(dens >= 0)
@@ -142,7 +142,7 @@ def test_density_user_grid_and_jit(key):
     grid = jnp.linspace(-2.0, 3.0, 64)
 
     def run(p):
-        return spectral_density(obj, p, jax.random.key(0), num_probes=4, num_iters=8, grid=grid,
+        return spectral_density(obj, p, key=jax.random.key(0), num_probes=4, num_iters=8, grid=grid,
                                 sigma=0.1)
 
     eager, jitted = run(params), jax.jit(run)(params)

@@ -24,7 +24,7 @@ def test_holds_above_threshold_fails_below(act, ds):
     lam_c = villani_threshold(act, scale=S)
 
     def check(lam):
-        return check_villani(Objective(net, ds, "logistic", l2=lam), S, jax.random.key(1), RADII, 8)
+        return check_villani(Objective(net, ds, "logistic", l2=lam), S, RADII, 8, key=jax.random.key(1))
 
     above = check(3.0 * lam_c)
     assert bool(above.holds), above.summary()
@@ -47,7 +47,7 @@ def test_random_rays_alone_miss_the_failure(ds):
     """Random rays see V_s grow below the threshold: the bounded rays are needed."""
     net = nets.two_layer(8, "tanh", parametrization="standard")
     obj = Objective(net, ds, "logistic", l2=0.25 * villani_threshold("tanh", scale=S))
-    res = check_villani(obj, S, jax.random.key(2), RADII, 6, rays="random")
+    res = check_villani(obj, S, RADII, 6, key=jax.random.key(2), rays="random")
     assert not bool(res.bounded.any())
     assert bool(res.v_grows)
 
@@ -56,7 +56,7 @@ def test_values_match_direct_evaluation(ds):
     """V_s at a ray point equals ||grad L||^2 / s minus the reference Laplacian."""
     net = nets.two_layer(6, "tanh", parametrization="standard", bias=True)
     obj = Objective(net, ds, "logistic", l2=0.2)
-    res = check_villani(obj, 0.5, jax.random.key(4), (1.0, 2.0), 3, rays="random")
+    res = check_villani(obj, 0.5, (1.0, 2.0), 3, key=jax.random.key(4), rays="random")
     theta0, unravel = jax.flatten_util.ravel_pytree(net.init(jax.random.key(0), 16))
     # the loss is known along the ray only through the direction: recover u from L's
     # value is not possible, so rebuild it the documented way (uniform on the sphere)
@@ -74,7 +74,7 @@ def test_values_match_direct_evaluation(ds):
 def test_bounded_rays_keep_outputs_fixed(ds):
     net = nets.two_layer(8, "sigmoid", parametrization="standard")
     obj = Objective(net, ds, "logistic", l2=0.0)
-    res = check_villani(obj, S, jax.random.key(5), (1.0, 10.0, 100.0), 4, rays="bounded")
+    res = check_villani(obj, S, (1.0, 10.0, 100.0), 4, key=jax.random.key(5), rays="bounded")
     np.testing.assert_allclose(res.loss, np.log(2.0), rtol=1e-10)
 
 
@@ -103,8 +103,8 @@ def test_jit_and_vmap_over_keys(ds):
     net = nets.two_layer(4, "tanh", parametrization="standard")
     obj = Objective(net, ds, "logistic", l2=0.5)
     keys = jax.random.split(jax.random.key(7), 2)
-    batched = jax.jit(jax.vmap(lambda k: check_villani(obj, S, k, RADII, 4)))(keys)
-    single = check_villani(obj, S, keys[1], RADII, 4)
+    batched = jax.jit(jax.vmap(lambda k: check_villani(obj, S, RADII, 4, key=k)))(keys)
+    single = check_villani(obj, S, RADII, 4, key=keys[1])
     np.testing.assert_allclose(batched.v[1], single.v, rtol=1e-12)
     assert batched.holds.shape == (2,) and bool(batched.holds[1]) == bool(single.holds)
 
@@ -113,20 +113,20 @@ def test_bad_input(ds, key):
     obj = Objective(nets.two_layer(4), ds, "logistic", l2=0.1)
     for s in (0.0, -1.0, float("nan")):
         with pytest.raises(ValueError, match="scale"):
-            check_villani(obj, s, key, RADII, 4)
+            check_villani(obj, s, RADII, 4, key=key)
     with pytest.raises(ValueError, match="radii"):
-        check_villani(obj, 1.0, key, (2.0, 1.0), 4)
+        check_villani(obj, 1.0, (2.0, 1.0), 4, key=key)
     with pytest.raises(ValueError, match="radii"):
-        check_villani(obj, 1.0, key, (2.0,), 4)
+        check_villani(obj, 1.0, (2.0,), 4, key=key)
     with pytest.raises(ValueError, match="n_directions"):
-        check_villani(obj, 1.0, key, RADII, 0)
+        check_villani(obj, 1.0, RADII, 0, key=key)
     with pytest.raises(ValueError, match="rays"):
-        check_villani(obj, 1.0, key, RADII, 4, rays="worst")
+        check_villani(obj, 1.0, RADII, 4, key=key, rays="worst")
     with pytest.raises(ValueError, match="hutchinson"):
-        check_villani(obj, 1.0, key, RADII, 4, method="hutchinson")
+        check_villani(obj, 1.0, RADII, 4, key=key, method="hutchinson")
     mlp_obj = Objective(nets.mlp((4, 4)), ds, "logistic", l2=0.1)
     with pytest.raises(ValueError, match="bounded"):
-        check_villani(mlp_obj, 1.0, key, RADII, 4, rays="bounded")
+        check_villani(mlp_obj, 1.0, RADII, 4, key=key, rays="bounded")
     with pytest.raises(ValueError, match="train_outer"):
         villani_radius(obj, 1.0)
     fixed = Objective(nets.two_layer(4, train_outer=False), ds, "logistic", l2=0.0)

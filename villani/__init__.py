@@ -1,8 +1,14 @@
 """villani: measure what convergence theorems for neural-network training rest on.
 
-Networks are pure ``(init, apply)`` pairs over parameter pytrees; an
-:class:`Objective` is network + data + loss + L2 regulariser; dynamics, diagnostics
-and experiments are pure functions of these that work under ``jit`` and ``vmap``.
+A network is anything with ``apply(params, x)`` and a params pytree (villani's own nets, a
+plain function or ``(init, apply)`` pair, an equinox or flax model: see
+:func:`villani.nets.as_network`); an :class:`Objective` is network + data + loss + L2
+regulariser; dynamics, diagnostics and experiments are pure functions of these that work
+under ``jit`` and ``vmap``.
+
+Key convention: samplers take the PRNG key first, positionally (``net.init(key, d)``, the
+data generators, ``step(key, state)`` of :func:`stepper`); every other public function
+takes ``key=`` by keyword.
 """
 
 import importlib.metadata
@@ -48,6 +54,7 @@ from .dynamics import gradient_noise as gradient_noise
 from .dynamics import langevin as langevin
 from .dynamics import per_sample_grads as per_sample_grads
 from .dynamics import sgd_sde as sgd_sde
+from .dynamics import stepper as stepper
 from .dynamics import train as train
 from .experiments import SweepTable as SweepTable
 from .experiments.sweep import sweep as sweep

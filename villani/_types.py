@@ -31,9 +31,7 @@ def all_finite(tree: Any) -> bool | None:
 
 
 def check_positive_int(name: str, v: Any) -> int:
-    """``v`` as an int >= 1, or a ``TypeError``/``ValueError`` naming ``name``."""
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-        raise TypeError(f"{name}: expected a positive int, got {v!r}")
-    if v < 1:
-        raise ValueError(f"{name}: expected a positive int, got {v}")
-    return int(v)
+    """``v`` as an int >= 1, else ``TypeError``/``ValueError`` naming ``name`` (villani._checks)."""
+    from ._checks import positive_int
+
+    return positive_int(name, v)

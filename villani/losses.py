@@ -16,9 +16,11 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from . import _checks
+from ._tree import sq_norm
 from ._types import Array, Params, is_concrete
 from .data import Dataset
-from .nets import Activation, Network
+from .nets import Activation, Network, as_network
 from .nets import activation as _activation
 
 __all__ = [
@@ -119,7 +121,9 @@ class Objective:
     regularisation strengths), the network and loss are static.
 
     Args:
-        net: a :class:`~villani.nets.Network`.
+        net: any network (see :func:`~villani.nets.as_network`): a villani net, a function
+            ``apply(params, x)`` of one input returning a scalar, a pair ``(init, apply)``,
+            an equinox or a flax module.
         data: a :class:`~villani.data.Dataset`.
         loss: ``"squared"``, ``"logistic"`` or a :class:`Loss`.
         l2: $\lambda \ge 0$.
@@ -135,15 +139,21 @@ class Objective:
 
     def __init__(self, net: Network, data: Dataset, loss: str | Loss = "squared",
                  l2: float | Array = 0.0):
-        if not isinstance(net, Network):
-            raise TypeError(f"net: expected a villani Network (nets.two_layer, nets.mlp), got {net!r}")
+        net = as_network(net)
         if not isinstance(data, Dataset):
             raise TypeError(f"data: expected a villani Dataset, got {type(data).__name__}")
+        if jnp.issubdtype(jnp.result_type(data.x), jnp.complexfloating):
+            raise TypeError(f"data: expected real inputs x, got dtype {jnp.result_type(data.x)}")
+        if getattr(net, "out_dim", 1) != 1:
+            raise ValueError(
+                f"net: an Objective needs scalar outputs (one per sample, compared with y), but the "
+                f"network has out_dim={net.out_dim}; build it with out_dim=1")
+        _checks.real_scalar("l2", l2)
         if is_concrete(l2):
             l2v = float(l2)
             if not (math.isfinite(l2v) and l2v >= 0):
                 raise ValueError(f"l2: expected a finite regularisation strength >= 0, got {l2}")
-        self.net = net
+        self.net: Network = net
         self.data = data
         self.loss = get_loss(loss)
         self.l2 = l2
@@ -168,12 +178,24 @@ class Objective:
         return self.data.n
 
     def check_params(self, params: Params) -> None:
-        """Raise ``ValueError`` unless ``params`` fits the network and the data's dimension."""
+        """Raise ``ValueError``/``TypeError`` unless ``params`` fit the network, the data's
+        dimension, and give one scalar output per sample."""
         self.net.check_params(params, in_dim=self.data.d)
+        shape = self.net.output_shape(params, self.data.d)
+        if shape not in ((), (1,)):
+            raise ValueError(f"net: an Objective needs a scalar output per sample; apply(params, x_i) "
+                             f"has shape {shape}")
 
     def predict(self, params: Params, x: Array | None = None) -> Array:
-        r"""Network outputs $f(\theta, x_i)$ on the data (or on ``x``), shape ``(n,)``."""
-        return self.net.apply(params, self.data.x if x is None else x)
+        r"""Network outputs $f(\theta, x_i)$ on the data (or on ``x``), shape ``(n,)``.
+
+        An output of shape ``(1,)`` per sample (e.g. equinox's ``out_size=1``) is squeezed.
+        """
+        x = self.data.x if x is None else x
+        f = self.net.apply(params, x)
+        if jnp.ndim(f) == jnp.ndim(x) and jnp.shape(f)[-1] == 1:
+            f = f[..., 0]
+        return f
 
     def per_sample(self, params: Params) -> Array:
         r"""Per-sample data losses $\ell(y_i, f(\theta, x_i))$, shape ``(n,)`` (no regulariser)."""
@@ -181,8 +203,7 @@ class Objective:
 
     def regulariser(self, params: Params) -> Array:
         r"""$\frac{\lambda}{2}\|\theta\|_F^2$."""
-        sq = sum(jnp.sum(p**2) for p in jax.tree_util.tree_leaves(params))
-        return 0.5 * self.l2 * sq
+        return 0.5 * self.l2 * sq_norm(params)
 
     def data_value(self, params: Params) -> Array:
         r"""$\frac1n\sum_i \ell_i$, the risk without the regulariser."""
@@ -202,7 +223,7 @@ class Objective:
 
     def minibatch(self, params: Params, idx: Array) -> Array:
         r"""$\frac1{|B|}\sum_{i\in B}\ell_i + \frac\lambda2\|\theta\|^2$ for the indices ``idx``."""
-        f = self.net.apply(params, self.data.x[idx])
+        f = self.predict(params, self.data.x[idx])
         return jnp.mean(self.loss(f, self.data.y[idx])) + self.regulariser(params)
 
     def with_data(self, data: Dataset) -> Objective:

@@ -13,14 +13,12 @@ import jax
 import jax.numpy as jnp
 from matfree import decomp
 
+from .._checks import int_at_least
 from .._types import Array
 
 
 def check_num_iters(name: str, num_iters, dim: int, minimum: int = 1) -> int:
-    if isinstance(num_iters, bool) or not isinstance(num_iters, int):
-        raise TypeError(f"{name}: expected an int, got {num_iters!r}")
-    if num_iters < minimum:
-        raise ValueError(f"{name}: expected an int >= {minimum}, got {num_iters}")
+    num_iters = int_at_least(name, num_iters, minimum)
     return min(num_iters, dim)  # the Krylov space cannot be larger than the dimension
 
 

@@ -21,8 +21,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._types import Array, Params, PRNGKey, all_finite
-from ..nets import Network
+from .. import _checks
+from .._types import Array, Params, PRNGKey, all_finite, is_concrete
+from ..nets import FeedForward, Network, as_network
 from . import _lanczos
 
 __all__ = [
@@ -38,27 +39,23 @@ _METHODS = ("auto", "closed_form", "generic")
 # ----------------------------------------------------------------------------- helpers
 
 
-def _apply_fn(net: Any) -> Callable[[Params, Array], Array]:
-    if isinstance(net, Network) or hasattr(net, "apply"):
-        return net.apply
-    if callable(net):
-        return net
-    raise TypeError(f"net: expected a villani Network or a function apply(params, x), got {net!r}")
-
-
-def _check_x(name: str, x: Any, net: Any, params: Params) -> Array:
+def _check_x(name: str, x: Any, net: Network, params: Params) -> Array:
     x = jnp.asarray(x)
+    if jnp.issubdtype(x.dtype, jnp.complexfloating):
+        raise TypeError(f"{name}: expected real inputs, got dtype {x.dtype}")
     if x.ndim != 2:
         raise ValueError(f"{name}: expected shape (n, d), got shape {x.shape}")
     if x.shape[0] < 1:
         raise ValueError(f"{name}: expected at least one input, got shape {x.shape}")
-    if isinstance(net, Network):
-        d = net.in_dim(params)
-        if x.shape[1] != d:
+    if all(is_concrete(v) for v in jax.tree_util.tree_leaves(params)):
+        try:
+            d = net.in_dim(params)
+        except (KeyError, TypeError, AttributeError, IndexError):
+            d = None  # check_params says what is wrong with the params
+        if d is not None and x.shape[1] != d:
             raise ValueError(
-                f"{name}: feature dimension {x.shape[1]} does not match the network's in_dim {d}"
-            )
-        net.check_params(params, d)
+                f"{name}: feature dimension {x.shape[1]} does not match the network's in_dim {d}")
+        net.check_params(params, x.shape[1])
     if all_finite(x) is False:
         raise ValueError(f"{name}: contains non-finite values")
     return x
@@ -72,60 +69,29 @@ def _check_scalar_outputs(apply: Callable, params: Params, x: Array) -> None:
         )
 
 
-def _check_chunk(chunk: Any) -> int | None:
-    if chunk is None:
-        return None
-    if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:
-        raise ValueError(f"chunk: expected a positive int or None, got {chunk!r}")
-    return int(chunk)
-
-
 # ----------------------------------------------------------------------------- ntk
 
 
-def _ntk_two_layer(net: Any, params: Params, x1: Array, x2: Array | None) -> Array:
-    # x2=None: the symmetric Gram, with the activations of x1 evaluated once
-    a = net.outer_weights(params)
-    act = net.activation
-    sym = x2 is None
-    z1 = net.preactivations(params, x1)
-    z2 = z1 if sym else net.preactivations(params, x2)
-    s1 = act.d1(z1)
-    s2 = s1 if sym else act.d1(z2)
-    gram = x1 @ (x1 if sym else x2).T
-    if net.bias:
-        gram = gram + 1.0
-    k = gram * ((s1 * (a * a)) @ s2.T)
-    if net.train_outer:
-        h1 = act(z1)
-        k = k + h1 @ (h1 if sym else act(z2)).T
-    return (net.scale**2) * k
+def _ntk_structured(net: FeedForward, params: Params, x1: Array, x2: Array | None) -> Array:
+    """K from the network's own factors: sum_l (U1_l U2_l^T) o (c_l^2 H1_l H2_l^T + 1_bias).
 
-
-def _mlp_factors(net: Any, params: Params, x: Array) -> tuple[list[Array], list[Array], list[Array]]:
-    """Per-sample layer inputs h_{l-1}, weight factors c_l * df/dz_l and bias factors
-    df/dz_l, layer by layer (each ``(n, width)``).
-
-    df/dW_l = c_l (df/dz_l) h_{l-1}^T for each sample, so the factors of every layer's
-    per-sample gradient come from one batched forward and one batched backward pass.
+    ``x2=None``: the symmetric Gram, with the factors of x1 computed once.
     """
-    ws = params["w"]
-    cs = net.layer_scales(net.in_dim(params))
-    act = net.activation
-    zs = net.preactivations(params, x)
-    hs = [x] + [act(z) for z in zs[:-1]]
-    us = [jnp.ones((x.shape[0], 1), zs[-1].dtype)]  # df/dz_{L+1}: the output itself
-    for layer in range(len(ws) - 1, 0, -1):  # df/dz_l = (df/dz_{l+1} c_{l+1} W_{l+1}) o sigma'(z_l)
-        us.insert(0, (us[0] @ (cs[layer] * ws[layer])) * act.d1(zs[layer - 1]))
-    return hs, [c * u for c, u in zip(cs, us)], us
-
-
-def _ntk_mlp(net: Any, params: Params, x1: Array, x2: Array | None) -> Array:
-    h1, g1, u1 = _mlp_factors(net, params, x1)
-    h2, g2, u2 = (h1, g1, u1) if x2 is None else _mlp_factors(net, params, x2)
-    k = sum((a @ b.T) * (c @ e.T) for a, b, c, e in zip(g1, g2, h1, h2))
-    if net.bias:
-        k = k + sum(a @ b.T for a, b in zip(u1, u2))
+    lay = net.layers(params)
+    f1 = net.factors(params, x1)
+    f2 = f1 if x2 is None else net.factors(params, x2)
+    last = len(lay.weights) - 1
+    k = 0.0
+    for layer, (c, b, trained) in enumerate(zip(lay.scales, lay.biases, lay.trained)):
+        if not trained and b is None:
+            continue
+        inner = (c * c) * (f1.inputs[layer] @ f2.inputs[layer].T) if trained else 0.0
+        if b is not None:
+            inner = inner + 1.0
+        if layer == last:  # u_{L+1} = 1: the outer product of the grads is all ones
+            k = k + inner
+        else:
+            k = k + (f1.grads[layer] @ f2.grads[layer].T) * inner
     return k
 
 
@@ -169,11 +135,13 @@ def ntk(net: Any, params: Params, x1: Array, x2: Array | None = None, *,
          + \mathbb 1_{\rm train\_outer}\,\sigma(Z_1)\sigma(Z_2)^\top\Big],$$
 
     $Z_a = X_a W^\top + b$, costing $O(n_1 n_2 (m + d))$ and never forming $J$. For an
-    :func:`~villani.nets.mlp` with scalar output, $\partial f/\partial W_l = c_l\,u_l
-    h_{l-1}^\top$ with $u_l = \partial f/\partial z_l$ (one batched backward pass), so
+    :func:`~villani.nets.mlp` with scalar output (any :class:`~villani.nets.FeedForward`,
+    from its own :meth:`~villani.nets.FeedForward.factors`),
+    $\partial f/\partial W_l = c_l\,u_l h_{l-1}^\top$ with $u_l = \partial f/\partial z_l$
+    (one batched backward pass), so
 
-    $$K = \sum_{l=1}^{L+1} c_l^2\,(U^{(1)}_l U^{(2)\top}_l)\odot(H^{(1)}_{l-1}H^{(2)\top}_{l-1})
-         + \mathbb 1_{\rm bias}\sum_l U^{(1)}_l U^{(2)\top}_l,$$
+    $$K = \sum_{l=1}^{L+1} (U^{(1)}_l U^{(2)\top}_l)\odot\big(c_l^2\,H^{(1)}_{l-1}H^{(2)\top}_{l-1}
+         + \mathbb 1_{\rm bias}\big),$$
 
     $O(n\,\sum_l n_l n_{l-1} + n_1 n_2 \sum_l n_l)$, the per-layer structure of Novak et
     al.'s structured path. ``method="generic"`` works for any network: per-sample gradients (``vmap`` of
@@ -181,13 +149,14 @@ def ntk(net: Any, params: Params, x1: Array, x2: Array | None = None, *,
     computed ``chunk`` at a time under ``lax.map`` so memory is $O((n_1 + \text{chunk})p)$.
 
     Args:
-        net: a :class:`~villani.nets.Network` with scalar outputs, or any function
-            ``apply(params, x)`` mapping one input ``(d,)`` to a scalar.
+        net: any network with scalar outputs (:func:`~villani.nets.as_network`): a villani
+            net, a function ``apply(params, x)`` mapping one input ``(d,)`` to a scalar, a
+            pair ``(init, apply)``, an equinox or a flax module.
         params: its parameter pytree.
         x1: inputs, shape ``(n1, d)``.
         x2: inputs, shape ``(n2, d)``; ``None`` means ``x1`` (a symmetric Gram matrix).
-        method: ``"auto"`` (closed form for ``two_layer`` and scalar-output ``mlp``,
-            else generic),
+        method: ``"auto"`` (closed form when the network exposes its layers,
+            :class:`~villani.nets.FeedForward` with scalar output, else generic),
             ``"closed_form"`` or ``"generic"``.
         chunk: generic path only: block size over the columns of $K$ (``None``: all at
             once, fastest).
@@ -196,9 +165,8 @@ def ntk(net: Any, params: Params, x1: Array, x2: Array | None = None, *,
         $K$, shape ``(n1, n2)``, in the dtype of the params.
 
     Raises:
-        ValueError: an unknown method, ``closed_form`` for a network that is neither
-            ``two_layer`` nor a scalar-output ``mlp``, ``x`` of the wrong feature dimension,
-            non-scalar outputs.
+        ValueError: an unknown method, ``closed_form`` for a network that does not expose
+            its layers, ``x`` of the wrong feature dimension, non-scalar outputs.
 
     Example:
         >>> net = villani.nets.two_layer(256, "erf")
@@ -214,23 +182,22 @@ def ntk(net: Any, params: Params, x1: Array, x2: Array | None = None, *,
     """
     if method not in _METHODS:
         raise ValueError(f"method: expected one of {_METHODS}, got {method!r}")
-    chunk = _check_chunk(chunk)
-    apply = _apply_fn(net)
+    chunk = _checks.chunk(chunk)
+    net = as_network(net)
+    apply = net.apply
     x1 = _check_x("x1", x1, net, params)
     if x2 is not None:
         x2 = _check_x("x2", x2, net, params)
         if x2.shape[1] != x1.shape[1]:
             raise ValueError(f"x2: feature dimension {x2.shape[1]} differs from x1's {x1.shape[1]}")
-    kind = getattr(net, "kind", None) if isinstance(net, Network) else None
-    structured = kind == "two_layer" or (kind == "mlp" and net.out_dim == 1)
+    structured = isinstance(net, FeedForward) and net.out_dim == 1
     if method == "closed_form" and not structured:
         raise ValueError(
-            "method: 'closed_form' needs a two_layer or a scalar-output mlp network, got "
-            f"{net!r}; use method='generic'"
+            "method: 'closed_form' needs a scalar-output network that exposes its layers "
+            f"(nets.FeedForward: nets.two_layer, nets.mlp), got {net!r}; use method='generic'"
         )
     if structured and method != "generic":
-        closed = _ntk_two_layer if kind == "two_layer" else _ntk_mlp
-        return closed(net, params, x1, x2)
+        return _ntk_structured(net, params, x1, x2)
     _check_scalar_outputs(apply, params, x1)
     return _ntk_generic(apply, params, x1, x2, chunk)
 
@@ -386,7 +353,8 @@ def ntk_spectrum(net: Any, params: Params, x: Array, *, method: str = "dense",
         raise ValueError(f"method: expected 'dense' or 'lanczos', got {method!r}")
     if not (isinstance(tol, (int, float)) and tol > 0):
         raise ValueError(f"tol: expected a positive float, got {tol!r}")
-    apply = _apply_fn(net)
+    net = as_network(net)
+    apply = net.apply
     x = _check_x("x", x, net, params)
     n = x.shape[0]
     if method == "dense":
@@ -412,4 +380,6 @@ def ntk_spectrum(net: Any, params: Params, x: Array, *, method: str = "dense",
     # K is positive semi-definite: a lambda_min at or below 0 (rank deficiency, n > p, or
     # rounding) means K is singular, kappa = inf, never a negative number
     kappa = jnp.where(lo > 0, hi / jnp.where(lo > 0, lo, 1.0), jnp.inf)
+    # non-finite params or inputs give a NaN spectrum: kappa NaN, never inf (which reads as singular)
+    kappa = jnp.where(jnp.isnan(lo) | jnp.isnan(hi), jnp.nan, kappa)
     return NTKSpectrum(lo, hi, kappa, r_lo, r_hi, converged, iters)

@@ -21,45 +21,27 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jax.flatten_util import ravel_pytree
 from matfree import decomp, stochtrace
 
+from .. import _checks
+from .._tree import flat_hvp
 from .._types import Array, Params, PRNGKey, is_concrete
 from . import _lanczos
+from ._objective import check_params, value_fn
 
 __all__ = ["HessianSpectrum", "SpectralDensity", "hessian_spectrum", "spectral_density"]
-
-
-def _value_fn(objective: Any) -> Callable[[Params], Array]:
-    if hasattr(objective, "value"):
-        return objective.value
-    if callable(objective):
-        return objective
-    raise TypeError(
-        f"objective: expected an Objective or a function params -> scalar, got {objective!r}"
-    )
 
 
 def _flat_hvp(objective: Any, params: Params) -> tuple[Callable[[Array], Array], Array]:
     """(v_flat -> H v_flat, theta_flat): the gradient is linearised once, so every
     product reuses its stored forward pass."""
-    value = _value_fn(objective)
-    if hasattr(objective, "check_params"):
-        objective.check_params(params)
+    value = value_fn(objective)
+    check_params(objective, params)
     out = jax.eval_shape(value, params)
     if out.shape != ():
         raise ValueError(f"objective: must return a scalar, got shape {out.shape}")
-    flat, unravel = ravel_pytree(params)
-    _, hvp = jax.linearize(jax.grad(lambda f: value(unravel(f))), flat)
+    flat, _, hvp = flat_hvp(value, params)
     return hvp, flat
-
-
-def _check_int(name: str, v: Any, minimum: int = 1) -> int:
-    if isinstance(v, bool) or not isinstance(v, int):
-        raise TypeError(f"{name}: expected an int, got {v!r}")
-    if v < minimum:
-        raise ValueError(f"{name}: expected an int >= {minimum}, got {v}")
-    return v
 
 
 class HessianSpectrum(NamedTuple):
@@ -120,7 +102,8 @@ def hessian_spectrum(objective: Any, params: Params, *, k: int = 1, which: str =
     """
     if which not in ("both", "top", "bottom"):
         raise ValueError(f"which: expected 'both', 'top' or 'bottom', got {which!r}")
-    k = _check_int("k", k)
+    k = _checks.int_at_least("k", k)
+    key = _checks.key(key)
     hvp, flat = _flat_hvp(objective, params)
     p = flat.shape[0]
     if k > p:
@@ -163,7 +146,7 @@ class SpectralDensity(NamedTuple):
     sigma: Array
 
 
-def spectral_density(objective: Any, params: Params, key: PRNGKey, *, num_probes: int = 8,
+def spectral_density(objective: Any, params: Params, *, key: PRNGKey, num_probes: int = 8,
                      num_iters: int = 32, grid: Array | None = None, bins: int = 256,
                      sigma: float | None = None) -> SpectralDensity:
     r"""The spectral density of $\nabla^2 L(\theta)$ by stochastic Lanczos quadrature.
@@ -187,7 +170,7 @@ def spectral_density(objective: Any, params: Params, key: PRNGKey, *, num_probes
     Args:
         objective: an :class:`~villani.Objective` or a function ``params -> scalar``.
         params: the point $\theta$.
-        key: PRNG key for the probes.
+        key: PRNG key for the probes (keyword-only).
         num_probes: $N$, the number of probe vectors (>= 2 for a standard error).
         num_iters: Lanczos steps per probe (capped at $p$).
         grid: points at which to evaluate $\hat\rho$; ``None``: ``bins`` points spanning
@@ -200,7 +183,7 @@ def spectral_density(objective: Any, params: Params, key: PRNGKey, *, num_probes
 
     Example:
         >>> obj = lambda p: 0.5 * jnp.sum(jnp.linspace(-1.0, 2.0, 50) * p ** 2)
-        >>> d = spectral_density(obj, jnp.zeros(50), jax.random.key(0), num_probes=4)
+        >>> d = spectral_density(obj, jnp.zeros(50), key=jax.random.key(0), num_probes=4)
         >>> round(float(jnp.trapezoid(d.density, d.grid)), 3)
         1.0
 
@@ -209,8 +192,9 @@ def spectral_density(objective: Any, params: Params, key: PRNGKey, *, num_probes
         quadrature" (SIMAX 2017); Ghorbani et al. (ICML 2019); Yao et al., "PyHessian"
         (2020).
     """
-    num_probes = _check_int("num_probes", num_probes, minimum=2)
-    bins = _check_int("bins", bins, minimum=2)
+    num_probes = _checks.int_at_least("num_probes", num_probes, minimum=2)
+    bins = _checks.int_at_least("bins", bins, minimum=2)
+    key = _checks.key(key)
     if sigma is not None and not (isinstance(sigma, (int, float)) and sigma > 0):
         raise ValueError(f"sigma: expected a positive float or None, got {sigma!r}")
     hvp, flat = _flat_hvp(objective, params)

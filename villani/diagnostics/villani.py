@@ -20,8 +20,10 @@ import jax.flatten_util
 import jax.numpy as jnp
 import numpy as np
 
+from .. import _checks
 from .._types import Array, PRNGKey, is_concrete
 from ..losses import Objective
+from ..nets import FeedForward, Layers, TwoLayer
 from .laplacian import laplacian
 
 __all__ = ["VillaniCheck", "check_villani", "villani_radius"]
@@ -86,11 +88,20 @@ def _check_radii(radii: Any) -> Array:
     return r
 
 
-def _has_bounded_rays(objective: Objective) -> bool:
+def _one_hidden_layer(objective: Objective, template: dict) -> Layers | None:
+    """The layers of a scalar feed-forward net with one hidden layer, else None."""
     net = objective.net
-    if getattr(net, "kind", None) != "two_layer":
+    if not (isinstance(net, FeedForward) and net.out_dim == 1):
+        return None
+    lay = net.layers(template)
+    return lay if len(lay.weights) == 2 else None
+
+
+def _has_bounded_rays(objective: Objective, template: dict) -> bool:
+    lay = _one_hidden_layer(objective, template)
+    if lay is None:
         return False
-    if net.train_outer and net.width >= 2:
+    if lay.trained[1] and lay.weights[1].shape[1] >= 2:
         return True
     x = objective.data.x
     if not is_concrete(x):
@@ -99,30 +110,33 @@ def _has_bounded_rays(objective: Objective) -> bool:
 
 
 def _bounded_direction(objective: Objective, template: dict, key: PRNGKey) -> dict:
-    r"""A unit direction along which a two-layer net's outputs stay fixed.
+    r"""A unit direction along which a one-hidden-layer net's outputs stay fixed.
 
     First-layer weights in the orthogonal complement of the data span (so every
     $z_{ij} = w_j\cdot x_i = 0$ along the ray), biases zero, outer weights orthogonal to
     $\mathbf 1$ (so $f = c\,\sigma(0)\sum_j a_j = 0$); the two parts mixed at a random angle.
+    Built from the network's own layer description and mapped back with ``layer_params``.
     """
     net, x = objective.net, objective.data.x
+    lay = net.layers(template)
     kw, ka, kt = jax.random.split(key, 3)
     _, sv, vt = jnp.linalg.svd(x, full_matrices=True)
     tol = jnp.max(sv) * max(x.shape) * jnp.finfo(x.dtype).eps
     rank_mask = jnp.zeros(x.shape[1], x.dtype).at[: sv.shape[0]].set((sv > tol).astype(x.dtype))
     proj = jnp.eye(x.shape[1], dtype=x.dtype) - (vt.T * rank_mask) @ vt  # onto span(X)^perp
-    w = jax.random.normal(kw, template["w"].shape, x.dtype) @ proj
+    w = jax.random.normal(kw, lay.weights[0].shape, x.dtype) @ proj
     w_norm = jnp.linalg.norm(w)
     w = jnp.where(w_norm > 1e-12, w / jnp.maximum(w_norm, 1e-300), 0.0)
-    out = {k: jnp.zeros_like(v) for k, v in template.items()}
-    if net.train_outer and net.width >= 2:
-        a = jax.random.normal(ka, template["a"].shape, x.dtype)
+    outer = jnp.zeros_like(lay.weights[1])
+    if lay.trained[1] and lay.weights[1].shape[1] >= 2:
+        a = jax.random.normal(ka, lay.weights[1].shape, x.dtype)
         a = a - jnp.mean(a)
         a = a / jnp.linalg.norm(a)
         angle = jax.random.uniform(kt, (), x.dtype, 0.0, 0.5 * math.pi)
-        out["a"] = jnp.sin(angle) * a
+        outer = jnp.sin(angle) * a
         w = jnp.cos(angle) * w
-    out["w"] = w
+    biases = [None if b is None else jnp.zeros_like(b) for b in lay.biases]
+    out = net.layer_params([w, outer], biases)
     flat, unravel = jax.flatten_util.ravel_pytree(out)
     return unravel(flat / jnp.linalg.norm(flat))
 
@@ -133,8 +147,8 @@ def _increasing(m: Array, tail: int) -> Array:
     return jnp.all(steps)
 
 
-def check_villani(objective: Objective, scale: float | Array, key: PRNGKey, radii: Any,
-                  n_directions: int = 16, *, rays: str = "auto", method: str = "auto",
+def check_villani(objective: Objective, scale: float | Array, radii: Any,
+                  n_directions: int = 16, *, key: PRNGKey, rays: str = "auto", method: str = "auto",
                   tail: int | None = None, loss_level: float | Array | None = None,
                   v_level: float | Array = 0.0) -> VillaniCheck:
     r"""Check the three Villani conditions of $L$ at scale $s$ along rays $\theta = r u$.
@@ -145,10 +159,10 @@ def check_villani(objective: Objective, scale: float | Array, key: PRNGKey, radi
     per radius the minimum over directions. Directions:
 
     * ``"random"``: uniform on the unit sphere;
-    * ``"bounded"`` (two-layer nets): worst-case rays along which every output stays
-      fixed, so the logistic $\ell''$ does not decay while $\|\nabla f\|^2$ grows like
-      $r^2$ — first-layer weights orthogonal to the data span, outer weights orthogonal
-      to $\mathbf 1$ (PAPERS.md, 000); along them $V_s \approx r^2(\lambda^2/s -
+    * ``"bounded"`` (nets with one hidden layer that expose their layers): worst-case rays
+      along which every output stays fixed, so the logistic $\ell''$ does not decay while
+      $\|\nabla f\|^2$ grows like $r^2$ — first-layer weights orthogonal to the data span,
+      outer weights orthogonal to $\mathbf 1$ (paper 000); along them $V_s \approx r^2(\lambda^2/s -
       c^2\sigma'(0)^2\overline{\|x\|^2}/4 + \dots)$, so the derived threshold is nearly tight;
     * ``"both"``: half of each; ``"auto"``: ``"both"`` where bounded rays exist, else random.
 
@@ -168,9 +182,9 @@ def check_villani(objective: Objective, scale: float | Array, key: PRNGKey, radi
     Args:
         objective: the :class:`~villani.Objective`.
         scale: the SGD scale $s > 0$ (learning rate); check a range by calling per $s$.
-        key: PRNG key for the directions.
         radii: strictly increasing positive radii, shape ``(R,)``, $R \ge 2$.
         n_directions: number of directions $D$ (static).
+        key: PRNG key for the directions (keyword-only).
         rays: ``"auto"``, ``"random"``, ``"bounded"`` or ``"both"`` (static).
         method: Laplacian method (``"auto"``, ``"closed_form"``, ``"exact"``, ``"reference"``).
         tail: how many of the largest radii the growth rule looks at ($2 \le$ tail $\le R$;
@@ -187,7 +201,7 @@ def check_villani(objective: Objective, scale: float | Array, key: PRNGKey, radi
         >>> net = nets.two_layer(8, "tanh", parametrization="standard")
         >>> lam = 3 * villani_threshold("tanh", scale=0.04)
         >>> res = check_villani(Objective(net, ds, "logistic", l2=lam), 0.04,
-        ...                     jax.random.key(1), radii=[2, 4, 8, 16, 32])
+        ...                     radii=[2, 4, 8, 16, 32], key=jax.random.key(1))
         >>> bool(res.holds)
         True
 
@@ -198,6 +212,7 @@ def check_villani(objective: Objective, scale: float | Array, key: PRNGKey, radi
     if not isinstance(objective, Objective):
         raise TypeError(f"objective: expected a villani Objective, got {type(objective).__name__}")
     _check_scale(scale)
+    key = _checks.key(key)
     r = _check_radii(radii)
     if isinstance(n_directions, bool) or not isinstance(n_directions, int) or n_directions < 1:
         raise ValueError(f"n_directions: expected an int >= 1, got {n_directions!r}")
@@ -209,10 +224,13 @@ def check_villani(objective: Objective, scale: float | Array, key: PRNGKey, radi
         tail = min(3, r.shape[0])
     if isinstance(tail, bool) or not isinstance(tail, int) or not 2 <= tail <= r.shape[0]:
         raise ValueError(f"tail: expected an int in [2, len(radii)={r.shape[0]}], got {tail!r}")
-    bounded_ok = _has_bounded_rays(objective)
+    template = jax.eval_shape(lambda k: objective.net.init(k, objective.data.d), jax.random.key(0))
+    template = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, objective.data.x.dtype), template)
+    bounded_ok = _has_bounded_rays(objective, template)
     if rays == "bounded" and not bounded_ok:
         raise ValueError(
-            "rays: 'bounded' needs a two-layer net with a trained outer layer (width >= 2) or "
+            "rays: 'bounded' needs a net with one hidden layer that exposes its layers "
+            "(nets.two_layer, nets.mlp with one width) with a trained outer layer (width >= 2) or "
             f"data that do not span R^d; got {objective.net!r} on data of shape {objective.data.x.shape}"
         )
     if rays == "auto":
@@ -221,8 +239,6 @@ def check_villani(objective: Objective, scale: float | Array, key: PRNGKey, radi
     if rays == "both" and n_directions < 2:
         raise ValueError(f"n_directions: rays='both' needs at least 2 directions, got {n_directions}")
 
-    template = jax.eval_shape(lambda k: objective.net.init(k, objective.data.d), jax.random.key(0))
-    template = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, objective.data.x.dtype), template)
     theta0, unravel = jax.flatten_util.ravel_pytree(template)
     p = theta0.shape[0]
     k_rand, k_bound = jax.random.split(key)
@@ -297,7 +313,7 @@ def villani_radius(objective: Objective, scale: float, level: float = 0.0, *,
     if not isinstance(objective, Objective):
         raise TypeError(f"objective: expected a villani Objective, got {type(objective).__name__}")
     net = objective.net
-    if getattr(net, "kind", None) != "two_layer" or net.train_outer:
+    if not isinstance(net, TwoLayer) or net.train_outer:
         raise ValueError(f"objective: villani_radius needs two_layer(..., train_outer=False), got {net!r}")
     if objective.loss.name != "logistic":
         raise ValueError(f"objective: villani_radius needs the logistic loss, got {objective.loss.name!r}")

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import jax
 import jax.numpy as jnp
-import numpy as np
 
-from .._types import Array, Params, all_finite, is_concrete
+from .._checks import int_in_range as check_int  # noqa: F401 - re-exported
+from .._checks import positive_scalar as check_positive  # noqa: F401 - re-exported
+from .._tree import sq_norm, tree_finite, tree_select  # noqa: F401 - re-exported
+from .._types import Array, Params, all_finite
 from ..losses import Objective
 
 Metrics = Mapping[str, Callable[[Params], Array]] | None
@@ -27,35 +27,6 @@ def check_params(objective: Objective, params: Params) -> None:
         raise ValueError("params: expected finite initial parameters, found NaN/inf entries")
 
 
-def check_int(name: str, v: Any, lo: int, hi: int | None = None, what: str = "") -> int:
-    if isinstance(v, bool) or not isinstance(v, int | jnp.integer):
-        try:
-            iv = int(v)
-        except (TypeError, ValueError):
-            raise ValueError(f"{name}: expected a Python int, got {v!r}") from None
-        if iv != v:
-            raise ValueError(f"{name}: expected an integer, got {v!r}")
-        v = iv
-    v = int(v)
-    if v < lo or (hi is not None and v > hi):
-        rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
-        raise ValueError(f"{name}: expected an integer {rng}{what}, got {v}")
-    return v
-
-
-def check_positive(name: str, v: Any, *, allow_zero: bool = False) -> None:
-    """Validate a (possibly traced) scalar: skipped for tracers."""
-    if v is None or not is_concrete(v):
-        return
-    a = np.asarray(v)
-    if a.ndim != 0:
-        raise ValueError(f"{name}: expected a scalar, got shape {a.shape}")
-    f = float(a)
-    ok = math.isfinite(f) and (f >= 0 if allow_zero else f > 0)
-    if not ok:
-        raise ValueError(f"{name}: expected a finite value {'>= 0' if allow_zero else '> 0'}, got {f}")
-
-
 def check_metrics(metrics: Metrics) -> tuple[tuple[str, Callable], ...]:
     if metrics is None:
         return ()
@@ -67,19 +38,6 @@ def check_metrics(metrics: Metrics) -> tuple[tuple[str, Callable], ...]:
             raise TypeError(f"metrics: expected str -> callable entries, got {name!r}: {fn!r}")
         out.append((name, fn))
     return tuple(out)
-
-
-def tree_finite(tree: Any) -> Array:
-    leaves = jax.tree_util.tree_leaves(tree)
-    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves]))
-
-
-def tree_select(pred: Array, a: Any, b: Any) -> Any:
-    return jax.tree_util.tree_map(lambda x, y: jnp.where(pred, x, y), a, b)
-
-
-def sq_norm(tree: Any) -> Array:
-    return sum(jnp.sum(x**2) for x in jax.tree_util.tree_leaves(tree))
 
 
 def loss_ok(loss: Array, g2: Array, max_loss: float | None) -> Array:

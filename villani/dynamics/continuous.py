@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import lineax
 import numpy as np
 
+from .. import _checks
 from .. import trajectory as _tr
 from .._types import Array, Params, PRNGKey, is_concrete
 from ..losses import Objective
@@ -251,8 +252,8 @@ def _sde_setup(objective, params, t1, dt, saveat, solver, brownian, stepsize_con
                 max_steps=max_steps, brownian=brownian)
 
 
-def langevin(objective: Objective, params: Params, key: PRNGKey, t1: float, dt: float,
-             temperature: float, *, saveat: Any = None, solver: Any = None,
+def langevin(objective: Objective, params: Params, t1: float, dt: float,
+             temperature: float, *, key: PRNGKey, saveat: Any = None, solver: Any = None,
              brownian: str = "unsafe", stepsize_controller: Any = None,
              metrics: Metrics = None, max_loss: float | None = None) -> Trajectory:
     r"""Overdamped Langevin dynamics $d\theta = -\nabla L(\theta)\,dt + \sqrt{2T}\,dW_t$.
@@ -265,14 +266,14 @@ def langevin(objective: Objective, params: Params, key: PRNGKey, t1: float, dt: 
     ``stepsize_controller``) or for refining ``dt`` on the same Brownian path. With
     $T = 0$ the Euler–Maruyama step is exactly the deterministic Euler step.
 
-    Vmap over keys for particles: ``jax.vmap(lambda k: langevin(obj, p0, k, ...))(keys)``.
+    Vmap over keys for particles: ``jax.vmap(lambda k: langevin(obj, p0, ..., key=k))(keys)``.
 
     Args:
         objective: the :class:`~villani.Objective`.
         params: $\theta(0)$.
-        key: PRNG key of the Brownian path.
         t1: final time $> 0$. dt: step $0 < dt \le t_1$ (Python numbers).
         temperature: $T \ge 0$ (may be traced, e.g. vmapped).
+        key: PRNG key of the Brownian path (keyword-only).
         saveat: save times, as in :func:`gradient_flow`.
         solver: a diffrax SDE solver (default ``diffrax.Euler()``, i.e. Euler–Maruyama).
         brownian: ``"unsafe"`` or ``"virtual"``.
@@ -285,7 +286,7 @@ def langevin(objective: Objective, params: Params, key: PRNGKey, t1: float, dt: 
 
     Example:
         >>> keys = jax.random.split(jax.random.key(0), 1000)  # doctest: +SKIP
-        >>> run = lambda k: langevin(obj, p0, k, 5.0, 0.01, 0.1, saveat=11)  # doctest: +SKIP
+        >>> run = lambda k: langevin(obj, p0, 5.0, 0.01, 0.1, key=k, saveat=11)  # doctest: +SKIP
         >>> jax.vmap(run)(keys).loss.shape  # doctest: +SKIP
         (1000, 11)
 
@@ -293,14 +294,15 @@ def langevin(objective: Objective, params: Params, key: PRNGKey, t1: float, dt: 
         Shi, Su, Jordan, arXiv 2004.06977 (PAPERS.md 000).
     """
     cfg = _sde_setup(objective, params, t1, dt, saveat, solver, brownian, stepsize_controller)
+    key = _checks.key(key)
     check_positive("temperature", temperature, allow_zero=True)
     coef = jnp.sqrt(2.0 * jnp.asarray(temperature, jax.tree_util.tree_leaves(params)[0].dtype))
     return _solve(objective, params, key, coef, kind="langevin", metrics=check_metrics(metrics),
                   max_loss=_max_loss(max_loss), **cfg)
 
 
-def sgd_sde(objective: Objective, params: Params, key: PRNGKey, lr: float, batch_size: int,
-            t1: float, dt: float, *, saveat: Any = None, solver: Any = None,
+def sgd_sde(objective: Objective, params: Params, lr: float, batch_size: int,
+            t1: float, dt: float, *, key: PRNGKey, saveat: Any = None, solver: Any = None,
             brownian: str = "unsafe", stepsize_controller: Any = None,
             metrics: Metrics = None, max_loss: float | None = None) -> Trajectory:
     r"""The stochastic modified equation of SGD,
@@ -322,10 +324,10 @@ def sgd_sde(objective: Objective, params: Params, key: PRNGKey, lr: float, batch
     Args:
         objective: the :class:`~villani.Objective`.
         params: $\theta(0)$.
-        key: PRNG key of the $n$-dimensional Brownian path.
         lr: SGD step size $\eta > 0$ (may be traced).
         batch_size: $B$ in $[1, n]$ (may be traced).
         t1: final time $> 0$. dt: step $0 < dt \le t_1$ (Python numbers).
+        key: PRNG key of the $n$-dimensional Brownian path (keyword-only).
         saveat, solver, brownian, stepsize_controller, metrics, max_loss: as in
             :func:`langevin`.
 
@@ -333,12 +335,13 @@ def sgd_sde(objective: Objective, params: Params, key: PRNGKey, lr: float, batch
         A :class:`~villani.Trajectory` (``steps`` = save times, ``opt_state=None``).
 
     Example:
-        >>> traj = sgd_sde(obj, p0, jax.random.key(0), 0.1, 8, 5.0, 0.01)  # doctest: +SKIP
+        >>> traj = sgd_sde(obj, p0, 0.1, 8, 5.0, 0.01, key=jax.random.key(0))  # doctest: +SKIP
 
     References:
         Li, Tai, E, "Stochastic modified equations", arXiv 1511.06251; PAPERS.md 000.
     """
     cfg = _sde_setup(objective, params, t1, dt, saveat, solver, brownian, stepsize_controller)
+    key = _checks.key(key)
     check_positive("lr", lr)
     if is_concrete(batch_size):
         check_int("batch_size", batch_size, 1, objective.n, f" (n = {objective.n} samples)")

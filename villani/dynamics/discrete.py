@@ -4,7 +4,13 @@ optax transformation, plus per-sample gradients and the gradient-noise scale.
 $$\theta_{t+1} = \theta_t + \mathrm{update}_t\big(g_t\big),\qquad
 g_t = \nabla\Big(\frac1{|B_t|}\sum_{i\in B_t}\ell_i + \frac\lambda2\|\theta\|^2\Big)(\theta_t),$$
 
-with $B_t$ the full data set (GD) or a minibatch drawn from the key (SGD).
+with $B_t$ the full data set (GD), a minibatch drawn from the key (SGD), or a fresh batch
+from a user's stream (one-pass SGD).
+
+The one step is public, blackjax-style: :func:`stepper` returns ``(init, step)`` with
+``init(params) -> TrainState`` and ``step(key, state) -> (state, StepInfo)`` (key first, as
+every villani sampler); :func:`train` scans that step and adds the records and the
+divergence bookkeeping. Every other public function takes ``key=`` by keyword.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from .. import _checks
 from .. import trajectory as _tr
 from .._types import Array, Params, PRNGKey, is_concrete
 from ..losses import Objective
@@ -36,7 +43,8 @@ from ._common import (
     tree_select,
 )
 
-__all__ = ["GradientNoise", "gradient_noise", "per_sample_grads", "train"]
+__all__ = ["GradientNoise", "StepInfo", "Stepper", "TrainState", "gradient_noise", "per_sample_grads",
+           "stepper", "train"]
 
 
 def _batch_indices(key: PRNGKey, t: Array, n: int, batch_size: int, replace: bool) -> Array:
@@ -61,6 +69,118 @@ def _batch_indices(key: PRNGKey, t: Array, n: int, batch_size: int, replace: boo
     return jnp.where(in_first, perm0[pos], perm1[pos])
 
 
+class TrainState(NamedTuple):
+    """The state of a discrete run: params, optimiser state and the step counter ``t``."""
+
+    params: Params
+    opt_state: Any
+    t: Array
+
+
+class StepInfo(NamedTuple):
+    """What one step saw: the (minibatch) loss and squared gradient norm at the old params,
+    and ``descent`` = ⟨update, g⟩ (≤ 0 for a step that goes downhill to first order)."""
+
+    loss: Array
+    grad_norm2: Array
+    descent: Array
+
+
+class Stepper(NamedTuple):
+    """A blackjax-style pair: ``init(params) -> TrainState``, ``step(key, state) -> (state, info)``."""
+
+    init: Callable[[Params], TrainState]
+    step: Callable[[PRNGKey, TrainState], tuple[TrainState, StepInfo]]
+
+
+Stream = Callable[[PRNGKey], tuple[Array, Array]]
+
+
+def _make_step(objective: Objective, optimizer: optax.GradientTransformation,
+               batch_size: int | None, replace: bool, stream: Stream | None):
+    n = objective.n
+
+    def stream_loss(p, x, y):
+        return jnp.mean(objective.loss(objective.predict(p, x), y)) + objective.regulariser(p)
+
+    def step(key, state: TrainState):
+        if stream is not None:
+            x, y = stream(jax.random.fold_in(key, state.t))
+            loss, g = jax.value_and_grad(stream_loss)(state.params, x, y)
+        elif batch_size is None:
+            loss, g = jax.value_and_grad(objective.value)(state.params)
+        else:
+            idx = _batch_indices(key, state.t, n, batch_size, replace)
+            loss, g = jax.value_and_grad(objective.minibatch)(state.params, idx)
+        updates, s_new = optimizer.update(g, state.opt_state, state.params)
+        p_new = optax.apply_updates(state.params, updates)
+        return TrainState(p_new, s_new, state.t + 1), StepInfo(loss, sq_norm(g), _vdot(updates, g))
+
+    return step
+
+
+def _check_stream(stream: Any) -> Stream | None:
+    if stream is not None and not callable(stream):
+        raise TypeError(f"stream: expected a function key -> (x, y), got {type(stream).__name__}")
+    return stream
+
+
+def stepper(objective: Objective, optimizer: optax.GradientTransformation, *,
+            batch_size: int | None = None, replace: bool = False,
+            stream: Stream | None = None) -> Stepper:
+    r"""The discrete dynamics as a public ``(init, step)`` pair, blackjax-style (key first).
+
+    ``init(params)`` gives a :class:`TrainState` ``(params, opt_state, t=0)``;
+    ``step(key, state)`` takes one optimiser step on the gradient $g_t$ of
+
+    * the full objective (``batch_size=None``, no ``stream``: GD);
+    * the minibatch $B_t$ (``batch_size``): indices a pure function of ``(key, t)``, with
+      replacement (``replace=True``) or from a stream of independent permutations
+      (every sample once per epoch) **when the same key is passed at every step** (as
+      :func:`train` does);
+    * a fresh batch ``(x, y) = stream(fold_in(key, t))`` (``stream``: one-pass SGD on a
+      data distribution; the objective's data are then only the evaluation set),
+      $rac1{|B|}\sum_{i}\ell(y_i, f(	heta, x_i)) + rac\lambda2\|	heta\|^2$;
+
+    and returns the new state and a :class:`StepInfo` (loss and $\|g_t\|^2$ at the old
+    params). Pure: ``jit``, ``vmap`` and ``lax.scan`` it freely.
+
+    Args:
+        objective: the :class:`~villani.Objective`.
+        optimizer: an optax ``GradientTransformation``.
+        batch_size: minibatch size in ``[1, n]``, or ``None``.
+        replace: draw minibatches with replacement.
+        stream: a function ``key -> (x, y)`` giving a fresh batch, shapes ``(B, d)``, ``(B,)``.
+
+    Returns:
+        A :class:`Stepper` ``(init, step)``.
+
+    Example:
+        >>> from villani import nets, data, optim, Objective
+        >>> ds = data.random_labels(jax.random.key(0), 32, 4)
+        >>> obj = Objective(nets.two_layer(16), ds, loss="logistic")
+        >>> init, step = stepper(obj, optim.sgd(0.5), batch_size=8)
+        >>> state = init(obj.net.init(jax.random.key(1), 4))
+        >>> state, info = jax.jit(step)(jax.random.key(2), state)
+        >>> int(state.t)
+        1
+    """
+    check_objective(objective)
+    if not (hasattr(optimizer, "init") and hasattr(optimizer, "update")):
+        raise TypeError(f"optimizer: expected an optax GradientTransformation, got {optimizer!r}")
+    stream = _check_stream(stream)
+    if batch_size is not None:
+        if stream is not None:
+            raise ValueError("batch_size: a stream gives its own batches; pass batch_size or stream")
+        batch_size = check_int("batch_size", batch_size, 1, objective.n, f" (n = {objective.n} samples)")
+    step = _make_step(objective, optimizer, batch_size, bool(replace), stream)
+
+    def init(params: Params) -> TrainState:
+        return TrainState(params, optimizer.init(params), jnp.array(0, jnp.int32))
+
+    return Stepper(init, step)
+
+
 class _Carry(NamedTuple):
     params: Params
     opt_state: Any
@@ -71,18 +191,12 @@ class _Carry(NamedTuple):
 
 
 @partial(jax.jit, static_argnames=("optimizer", "metrics", "steps", "every", "batch_size",
-                                   "replace", "max_loss"))
+                                   "replace", "max_loss", "stream"))
 def _train(objective, params, key, *, optimizer, metrics, steps, every, batch_size, replace,
-           max_loss):
-    n = objective.n
+           max_loss, stream):
     full_vg = jax.value_and_grad(objective.value)
-    gd = batch_size is None
-
-    def batch_vg(p, t):
-        if gd:
-            return full_vg(p)
-        idx = _batch_indices(key, t, n, batch_size, replace)
-        return jax.value_and_grad(objective.minibatch)(p, idx)
+    gd = batch_size is None and stream is None
+    one_step = _make_step(objective, optimizer, batch_size, replace, stream)
 
     def flag(c: _Carry, ok: Array, at: Array, why: Array) -> _Carry:
         first = ~c.bad & ~ok
@@ -90,14 +204,13 @@ def _train(objective, params, key, *, optimizer, metrics, steps, every, batch_si
         return c._replace(bad=c.bad | ~ok, bad_at=bad_at, why=jnp.where(first, why, c.why))
 
     def step(c: _Carry, _):
-        loss, g = batch_vg(c.params, c.t)
-        g2 = sq_norm(g)
+        new, info = one_step(key, TrainState(c.params, c.opt_state, c.t))
+        loss, g2 = info.loss, info.grad_norm2
+        p_new, s_new = new.params, new.opt_state
         c = flag(c, loss_ok(loss, g2, max_loss), c.t, _tr.loss_reason(loss, g2))
-        updates, s_new = optimizer.update(g, c.opt_state, c.params)
-        p_new = optax.apply_updates(c.params, updates)
         # a step size < 0 or NaN that was a tracer (vmap, sweep) shows as a first update
         # that points uphill or is not finite (0 is allowed here: a warm-up from 0)
-        ug = _vdot(updates, g)
+        ug = info.descent
         uphill = (c.t == 0) & ~(jnp.isfinite(ug) & (ug <= 0))
         c = flag(c, ~uphill, c.t + 1, _tr.NOT_DESCENT)
         c = flag(c, tree_finite(p_new), c.t + 1, _tr.NONFINITE_PARAMS)
@@ -155,10 +268,12 @@ def _vdot(a: Any, b: Any) -> Array:
 
 
 def train(objective: Objective, optimizer: optax.GradientTransformation, params: Params,
-          key: PRNGKey, steps: int, *, batch_size: int | None = None, every: int = 1,
-          metrics: Metrics = None, replace: bool = False,
-          max_loss: float | None = None) -> Trajectory:
+          steps: int, *, key: PRNGKey | None = None, batch_size: int | None = None,
+          stream: Stream | None = None, every: int = 1, metrics: Metrics = None,
+          replace: bool = False, max_loss: float | None = None) -> Trajectory:
     r"""Run ``steps`` updates of an optax optimiser on ``objective`` in one jitted ``lax.scan``.
+
+    The scanned step is :func:`stepper`'s, called with the same ``key`` at every step.
 
     $$\theta_{t+1} = \theta_t + \mathrm{update}(g_t),\qquad g_t = \nabla L_{B_t}(\theta_t),\quad
     L_B(\theta) = \frac1{|B|}\sum_{i\in B}\ell_i(\theta) + \frac\lambda2\|\theta\|^2 .$$
@@ -166,7 +281,9 @@ def train(objective: Objective, optimizer: optax.GradientTransformation, params:
     ``batch_size=None`` is full-batch GD ($B_t$ = all samples). Otherwise $B_t$ is drawn
     from ``key``: with ``replace=True`` i.i.d. uniform indices; with ``replace=False`` from
     a stream of independent permutations (every sample exactly once per epoch of $n$
-    draws; ``batch_size = n`` is then GD up to the summation order).
+    draws; ``batch_size = n`` is then GD up to the summation order). With ``stream``, every
+    step draws a fresh batch ``stream(fold_in(key, t))`` (one-pass SGD); the records are
+    still the full-batch values on ``objective.data``, which serves as the evaluation set.
 
     Records are taken at steps $0, k, 2k, \dots$ (``k = every``) and at the final step:
     the full-batch $L$, $\|\nabla L\|^2$ and every ``metrics`` function, all at the
@@ -191,9 +308,10 @@ def train(objective: Objective, optimizer: optax.GradientTransformation, params:
         objective: the :class:`~villani.Objective`.
         optimizer: an optax ``GradientTransformation`` (see :mod:`villani.optim`).
         params: initial params, a pytree matching ``objective.net``.
-        key: PRNG key for minibatch sampling (unused by full-batch GD).
         steps: number of updates $\ge 1$.
+        key: PRNG key for minibatches or the stream, keyword-only (unused by full-batch GD).
         batch_size: minibatch size in ``[1, n]``, or ``None`` for full batch.
+        stream: a function ``key -> (x, y)`` giving a fresh batch per step (see :func:`stepper`).
         every: record every ``every`` steps ($\ge 1$).
         metrics: dict name -> ``fn(params) -> array``, evaluated at the records.
         replace: draw minibatches with replacement.
@@ -207,11 +325,11 @@ def train(objective: Objective, optimizer: optax.GradientTransformation, params:
         >>> ds = data.random_labels(jax.random.key(0), 32, 4)
         >>> obj = Objective(nets.two_layer(16), ds, loss="logistic", l2=0.01)
         >>> p0 = obj.net.init(jax.random.key(1), 4)
-        >>> traj = train(obj, optim.sgd(0.5), p0, jax.random.key(2), 100, batch_size=8, every=10)
+        >>> traj = train(obj, optim.sgd(0.5), p0, 100, key=jax.random.key(2), batch_size=8, every=10)
         >>> traj.loss.shape
         (11,)
         >>> keys = jax.random.split(jax.random.key(3), 8)  # 8 seeds in one call
-        >>> run = lambda k: train(obj, optim.gd(0.5), obj.net.init(k, 4), k, 100, every=10)
+        >>> run = lambda k: train(obj, optim.gd(0.5), obj.net.init(k, 4), 100, every=10)
         >>> jax.vmap(run)(keys).loss.shape
         (8, 11)
     """
@@ -220,7 +338,17 @@ def train(objective: Objective, optimizer: optax.GradientTransformation, params:
         raise TypeError(f"optimizer: expected an optax GradientTransformation, got {optimizer!r}")
     check_params(objective, params)
     n = objective.n
+    if hasattr(steps, "dtype") and jax.dtypes.issubdtype(steps.dtype, jax.dtypes.prng_key):
+        raise TypeError("train: the key is keyword-only (villani's key convention): "
+                        "train(objective, optimizer, params, steps, key=key)")
     steps = check_int("steps", steps, 1)
+    stream = _check_stream(stream)
+    if stream is not None and batch_size is not None:
+        raise ValueError("batch_size: a stream gives its own batches; pass batch_size or stream")
+    if batch_size is not None or stream is not None:
+        key = _checks.key(key)
+    elif key is None:
+        key = jax.random.key(0)  # unused by full-batch GD
     every = check_int("every", every, 1)
     if batch_size is not None:
         batch_size = check_int("batch_size", batch_size, 1, n, f" (n = {n} samples)")
@@ -235,7 +363,7 @@ def train(objective: Objective, optimizer: optax.GradientTransformation, params:
             raise ValueError("max_loss: expected a number or None, got nan")
     return _train(objective, params, key, optimizer=optimizer, metrics=check_metrics(metrics),
                   steps=steps, every=every, batch_size=batch_size, replace=bool(replace),
-                  max_loss=max_loss)
+                  max_loss=max_loss, stream=stream)
 
 
 def _sample_loss(objective: Objective) -> Callable[[Params, Array, Array], Array]:

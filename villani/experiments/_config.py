@@ -243,6 +243,17 @@ def _with(cfg: Mapping[str, Any], point: Mapping[str, Any]) -> dict[str, dict[st
     return out
 
 
+# the config's network.kind names a builder; the network it builds then owns its structure
+# (no diagnostic looks at this name)
+_NETWORKS = {
+    "two_layer": lambda nets, c: nets.two_layer(c["width"], c["activation"],
+                                                parametrization=c["parametrization"],
+                                                train_outer=c["train_outer"], bias=c["bias"]),
+    "mlp": lambda nets, c: nets.mlp(c["widths"], c["activation"], parametrization=c["parametrization"],
+                                    bias=c["bias"]),
+}
+
+
 def make_run(cfg: Mapping[str, Any]) -> Callable[[dict[str, Any], Any], Any]:
     """The pure ``run(point, key) -> Trajectory`` of a validated config, for :func:`sweep`.
 
@@ -260,13 +271,7 @@ def make_run(cfg: Mapping[str, Any]) -> Callable[[dict[str, Any], Any], Any]:
     def run(point, key):
         c = _with(cfg, point)
         net_c, data_c, dyn = c["network"], c["data"], c["dynamics"]
-        if net_c["kind"] == "two_layer":
-            net = nets.two_layer(net_c["width"], net_c["activation"],
-                                 parametrization=net_c["parametrization"],
-                                 train_outer=net_c["train_outer"], bias=net_c["bias"])
-        else:
-            net = nets.mlp(net_c["widths"], net_c["activation"], parametrization=net_c["parametrization"],
-                           bias=net_c["bias"])
+        net = _NETWORKS[net_c["kind"]](nets, net_c)
         kd = jax.random.key(data_c["seed"])
         kind, n, d = data_c["kind"], data_c["n"], data_c["d"]
         if kind == "teacher_student":
@@ -290,7 +295,7 @@ def make_run(cfg: Mapping[str, Any]) -> Callable[[dict[str, Any], Any], Any]:
             opt = getattr(optim, opt_name)(dyn["lr"], dyn["momentum"])
         k_init, k_train = jax.random.split(key)
         params = net.init(k_init, ds.x.shape[1])
-        return train(obj, opt, params, k_train, dyn["steps"], batch_size=dyn["batch_size"],
+        return train(obj, opt, params, dyn["steps"], key=k_train, batch_size=dyn["batch_size"],
                      every=dyn["every"], replace=dyn["replace"], max_loss=dyn["max_loss"])
 
     return run

@@ -137,7 +137,7 @@ def _rays(config: Config, ds, key):
         holds_at = []
         for fac in config.lambda_factors:
             lam = fac * lam_c
-            res = check_villani(Objective(net, ds, "logistic", l2=lam), s, key,
+            res = check_villani(Objective(net, ds, "logistic", l2=lam), s, key=key,
                                 radii=config.radii, n_directions=config.n_directions)
             h = bool(res.holds)
             holds_at.append((lam, h))
@@ -191,9 +191,9 @@ def _sgd(config: Config, ds, key):
 
         def one(k, net=net, obj=obj):
             half = config.sgd_steps // 2
-            tr = train(obj, opt, net.init(k, config.d), k, config.sgd_steps,
+            tr = train(obj, opt, net.init(k, config.d), config.sgd_steps, key=k,
                        batch_size=config.sgd_batch, every=half, metrics={"norm2": _norm2})
-            pol = train(obj, polish, tr.params, k, config.polish_steps,
+            pol = train(obj, polish, tr.params, config.polish_steps, key=k,
                         every=config.polish_steps // 2, metrics={"norm2": _norm2})
             return tr, pol
 
@@ -267,10 +267,10 @@ def _sde(config: Config, ds, key):
         for kind in kinds:
             if kind == "langevin":
                 def one(k, obj=obj):
-                    return langevin(obj, w0, k, config.sde_t1, config.sde_dt, s / 2, saveat=61)
+                    return langevin(obj, w0, config.sde_t1, config.sde_dt, s / 2, key=k, saveat=61)
             else:
                 def one(k, obj=obj):
-                    return sgd_sde(obj, w0, k, s, config.sgd_batch, config.sde_t1, config.sde_dt,
+                    return sgd_sde(obj, w0, s, config.sgd_batch, config.sde_t1, config.sde_dt, key=k,
                                    saveat=61)
             tr = jax.vmap(one)(keys)
             if bool(np.any(np.asarray(tr.diverged))):
@@ -321,7 +321,7 @@ def _saturation(config: Config, ds, key):
         def one(k, obj=obj):
             w = jax.random.normal(k, (config.sat_width, config.d))
             w0 = {"w": config.sat_norm * w / jnp.linalg.norm(w, axis=1, keepdims=True)}
-            return train(obj, optax.sgd(eta), w0, k, config.sat_steps, batch_size=config.sgd_batch,
+            return train(obj, optax.sgd(eta), w0, config.sat_steps, key=k, batch_size=config.sgd_batch,
                          metrics={"data": obj.data_value})
 
         tr = jax.vmap(one)(keys)

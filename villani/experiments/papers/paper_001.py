@@ -171,7 +171,7 @@ def _gd(net, steps):
     """fn(p0, x, y, lr) -> Trajectory of ``steps`` GD steps (records at every step)."""
     def one(p0, x, y, lr):
         # full-batch GD ignores the key; train records L and ||grad L||^2 at steps 0..steps
-        return train(_objective(net, x, y), optim.gd(lr), p0, jax.random.key(0), steps)
+        return train(_objective(net, x, y), optim.gd(lr), p0, steps, key=jax.random.key(0))
     return one
 
 

@@ -100,7 +100,7 @@ def _w(params):
 def _gd_path(net, data, loss: str, w0, lr: float, steps: int):
     """GD iterates w_0..w_{T-1} by ``villani.train`` (proxy_pl needs consecutive records)."""
     obj = Objective(net, data, loss)
-    traj = villani.train(obj, _gd(lr), {"w": w0}, jax.random.key(0), steps, metrics={"w": _w})
+    traj = villani.train(obj, _gd(lr), {"w": w0}, steps, key=jax.random.key(0), metrics={"w": _w})
     traj.raise_if_diverged(lr=lr)
     return traj.metrics["w"][:-1]
 

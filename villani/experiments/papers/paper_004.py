@@ -204,7 +204,7 @@ def _train(net, optimiser: str, steps: int, data, w0, lr, beta):
     """
     def one(ds, w, lr, beta):
         obj = Objective(net, ds, "squared")
-        traj = villani.train(obj, _OPTIMISERS[optimiser](lr, beta), w, jax.random.key(0), steps)
+        traj = villani.train(obj, _OPTIMISERS[optimiser](lr, beta), w, steps, key=jax.random.key(0))
         w_end = traj.params
         if optimiser == "nesterov":  # optax's iterate is the look-ahead V_T
             w_end = optim.nesterov_w(traj.params, traj.opt_state, lr, beta)
