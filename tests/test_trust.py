@@ -44,7 +44,7 @@ def _problem(key):
 def test_traced_step_size_not_positive_is_flagged_with_its_reason(make, key):
     obj, p0, H, c = _problem(key)
     lrs = jnp.array([0.1, 0.0, -0.1, jnp.nan])
-    run = jax.vmap(lambda lr: train(obj, make(lr), p0, key, 10, every=5))
+    run = jax.vmap(lambda lr: train(obj, make(lr), p0, 10, key=key, every=5))
     t = run(lrs)
     np.testing.assert_array_equal(t.diverged, [False, True, True, True])
     np.testing.assert_array_equal(t.diverged_at, [-1, 1, 1, 1])
@@ -54,7 +54,7 @@ def test_traced_step_size_not_positive_is_flagged_with_its_reason(make, key):
     with pytest.raises(DivergenceError, match=r"trajectory \(1,\) of 4, 3 diverged.*not a descent direction"):
         t.raise_if_diverged()
     # the lr > 0 run is untouched: the same numbers as a run with a concrete lr
-    ref = train(obj, make(0.1), p0, key, 10, every=5)
+    ref = train(obj, make(0.1), p0, 10, key=key, every=5)
     np.testing.assert_allclose(t.loss[0], ref.loss, rtol=1e-12)
     # GD by hand on the quadratic: grad L = H w - c
     if make is optim.gd:
@@ -68,7 +68,7 @@ def test_a_stationary_start_is_not_flagged(key):
     # at the minimiser w = 0 of L = 2 w^2 / 2 the gradient is exactly 0: the update is 0 and
     # points nowhere, which must not read as "not a descent direction"
     obj = quadratic_1d(2.0)
-    t = train(obj, optim.gd(0.5), {"w": jnp.zeros((1, 1))}, key, 4)
+    t = train(obj, optim.gd(0.5), {"w": jnp.zeros((1, 1))}, 4, key=key)
     assert float(t.grad_norm2[0]) == 0.0
     assert not bool(t.diverged) and int(t.reason) == 0
 
@@ -76,7 +76,7 @@ def test_a_stationary_start_is_not_flagged(key):
 def test_a_warm_up_from_zero_is_not_flagged(key):
     # optax's linear warm-up makes the first update exactly 0; later ones move the params
     obj, p0, H, c = _problem(key)
-    t = train(obj, optax.sgd(optax.linear_schedule(0.0, 0.2, 4)), p0, key, 6)
+    t = train(obj, optax.sgd(optax.linear_schedule(0.0, 0.2, 4)), p0, 6, key=key)
     assert not bool(t.diverged) and int(t.reason) == 0
     w = np.asarray(p0["w"][0])
     for k in range(6):  # the schedule by hand: lr_k = 0.2 min(k, 4) / 4
@@ -89,7 +89,7 @@ def test_sweep_over_step_sizes_reports_the_reason(key):
     obj, p0, _, _ = _problem(key)
 
     def run(config, key):
-        return train(obj, optim.gd(config["lr"]), p0, key, 6, every=3)
+        return train(obj, optim.gd(config["lr"]), p0, 6, key=key, every=3)
 
     table = sweep(run, {"lr": [0.2, -0.2]}, seeds=2, key=key, progress=False)
     np.testing.assert_array_equal(table.data["diverged"][..., -1], [[False, False], [True, True]])
@@ -99,13 +99,13 @@ def test_sweep_over_step_sizes_reports_the_reason(key):
 def test_fit_rate_says_the_run_diverged(key):
     obj, p0, H, _ = _problem(key)
     lam = np.linalg.eigvalsh(H)[-1]
-    early = train(obj, optim.gd(3.0 / lam), p0, key, 200, every=1, max_loss=10.0)
+    early = train(obj, optim.gd(3.0 / lam), p0, 200, key=key, every=1, max_loss=10.0)
     assert bool(early.diverged) and 0 < int(early.diverged_at) < 40
     with pytest.raises(ValueError, match=r"fewer than 3 usable points.*diverged at step "
                                          rf"{int(early.diverged_at)}: loss above max_loss"):
         fit_rate(early)
     # a run that diverged after enough records: fitted on those, with a warning that says so
-    good = train(obj, optim.gd(0.5 / lam), p0, key, 40, every=1)
+    good = train(obj, optim.gd(0.5 / lam), p0, 40, key=key, every=1)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no warning for a run that did not diverge
         fit_rate(good, window=None)
