@@ -15,7 +15,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 from _common import run_tasks, time_call  # noqa: E402
-from _jaxnets import loss_fn, params_from  # noqa: E402
+from _jaxnets import loss_fn, params_from, to_driver  # noqa: E402
 
 
 def langevin(spec, inputs):
@@ -40,8 +40,7 @@ def langevin(spec, inputs):
     keys = jax.random.split(jax.random.PRNGKey(spec["seed"]), spec["particles"])
     out, timing = time_call(lambda: run(keys), jax.block_until_ready)
     final_loss = jax.vmap(lambda p: L(p, x, y))(out)
-    return {"w": np.asarray(out["w"]), "a": np.asarray(out["a"]),
-            "final_loss": np.asarray(final_loss)}, timing
+    return {**to_driver(spec, out), "final_loss": np.asarray(final_loss)}, timing
 
 
 REGISTRY = {"blackjax_sgld": langevin}
