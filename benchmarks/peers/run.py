@@ -49,6 +49,10 @@ LABELS = {
     "villani_ntk_generic": "villani ntk generic", "villani_ntk_lanczos": "villani ntk_spectrum Lanczos",
     "villani_langevin": "villani langevin (saveat=2: start and end)",
     "villani_langevin_101": "villani langevin (default: 101 saves)",
+    "villani_grad_stats": "villani gradient_stats (layer factors)",
+    "villani_grad_stats_materialised": "villani per_sample_grads + statistics (n × p)",
+    "torchfunc_grad_stats": "torch.func vmap(grad) + statistics (n × p)",
+    "opacus_ghost_norms": "Opacus ghost-clipping norms",
     "torchfunc_hessian": "torch.func hessian", "backpack_diag_hessian": "BackPACK DiagHessian",
     "curvlinops_hutchinson": "curvlinops Hutchinson", "curvlinops_hutchpp": "curvlinops Hutch++",
     "curvlinops_xtrace": "curvlinops XTrace", "pyhessian_trace": "PyHessian trace",
@@ -202,6 +206,17 @@ def build_grid(grid: str) -> tuple[list[dict], list[dict], dict]:
                       villani=["villani_psg"], peers=["torchfunc_psg", "backpack_psg", "opacus_psg"],
                       compare="arrays", goals={p: 1.0 for p in
                                                ("torchfunc_psg", "backpack_psg", "opacus_psg")}))
+
+    # per-sample gradient statistics (norms, tr Sigma, noise scale) without the n x p array
+    gs_sizes = [(1024, "two")] if quick else [(4096, "two"), (16384, "two"), (65536, "two"),
+                                              (4096, "mlp")]
+    for n, net in gs_sizes:
+        spec = (_two("tanh", "logistic", n, 64 if quick else 256, "float32") if net == "two"
+                else _mlp("logistic", n, (64,) * 3 if quick else (256,) * 3, "float32"))
+        peers_gs = ["villani_grad_stats_materialised", "torchfunc_grad_stats",
+                    "opacus_ghost_norms"]
+        comps.append(dict(bench="grad_stats", spec=spec, villani=["villani_grad_stats"],
+                          peers=peers_gs, compare="arrays", goals={p: 1.0 for p in peers_gs}))
 
     # empirical NTK Gram matrix
     if quick:

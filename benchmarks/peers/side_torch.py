@@ -332,6 +332,60 @@ def opacus_psg(spec, inputs):
     return _to_named(names, [g * scale for g in out], n=x.shape[0]), timing
 
 
+# ---------------------------------------------------------------- gradient statistics
+def _stats(sq, g2):
+    tr = sq.mean() - g2
+    return {"sq_norms": sq.detach().cpu().numpy(), "trace": np.array(float(tr)),
+            "noise_scale": np.array(float(tr / g2))}
+
+
+def torchfunc_grad_stats(spec, inputs):
+    """Per-sample gradients by torch.func vmap(grad) (the n x p array), then the statistics."""
+    from torch.func import functional_call, grad, vmap
+
+    model, names, x, _, _, _, y = build(spec, inputs)
+    loss = _exact_loss(spec)
+    params = {k: q.detach() for k, q in model.named_parameters()}
+
+    def li(p, xi, yi):
+        return loss(functional_call(model, p, (xi[None],))[0, 0], yi)
+
+    fn = vmap(grad(li), in_dims=(None, 0, 0))
+
+    def run():
+        g = fn(params, x, y)
+        flat = [v.reshape(v.shape[0], -1) for v in g.values()]
+        sq = sum((v**2).sum(1) for v in flat)
+        g2 = sum((v.mean(0) ** 2).sum() for v in flat)
+        return sq, g2
+
+    (sq, g2), timing = time_call(run, sync)
+    return _stats(sq, g2), timing
+
+
+def opacus_ghost_norms(spec, inputs):
+    """Opacus' ghost-clipping norms (GradSampleModuleFastGradientClipping,
+    ``use_ghost_clipping=True``): per-sample gradient norms of every Linear layer from its
+    activations and backprops, read from ``per_sample_gradient_norms`` after
+    ``loss.backward()`` (Opacus' documented use); the mean gradient is the ``.grad`` the
+    same backward leaves."""
+    from opacus.grad_sample import GradSampleModuleFastGradientClipping
+
+    model, names, x, t, lossmod, scale, _ = build(spec, inputs)
+    gsm = GradSampleModuleFastGradientClipping(model, loss_reduction="mean",
+                                               use_ghost_clipping=True)
+
+    def run():
+        gsm.zero_grad(set_to_none=True)
+        (scale * lossmod(gsm(x), t)).backward()
+        norms = gsm.get_norm_sample()
+        g2 = sum((q.grad**2).sum() for q in model.parameters())
+        return norms**2, g2
+
+    (sq, g2), timing = time_call(run, sync)
+    return _stats(sq, g2), timing
+
+
 # ------------------------------------------------------------------------------- NTK
 def torchfunc_ntk(spec, inputs):
     """The torch.func tutorial's NTK: per-sample Jacobians by vmap(jacrev), then J J^T."""
@@ -381,6 +435,8 @@ REGISTRY = {
     "torchfunc_psg": torchfunc_psg,
     "backpack_psg": backpack_psg,
     "opacus_psg": opacus_psg,
+    "torchfunc_grad_stats": torchfunc_grad_stats,
+    "opacus_ghost_norms": opacus_ghost_norms,
     "torchfunc_ntk": torchfunc_ntk,
     "nngeometry_ntk": nngeometry_ntk,
 }

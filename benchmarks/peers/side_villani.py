@@ -203,6 +203,40 @@ def per_sample_grads(spec, inputs):
     return _named(out), timing
 
 
+# ---------------------------------------------------------------- gradient statistics
+def _stats_out(sq, trace, noise_scale):
+    return {"sq_norms": np.asarray(sq), "trace": np.asarray(trace),
+            "noise_scale": np.asarray(noise_scale)}
+
+
+def grad_stats(spec, inputs):
+    """villani.gradient_stats: per-sample norms, tr Sigma, noise scale, no n x p array."""
+    gs = _need("gradient_stats")
+    _, params, obj, _ = build(spec, inputs)
+    fn = jax.jit(lambda o, p: gs(o, p))
+    out, timing = time_call(lambda: fn(obj, params), jax.block_until_ready)
+    timing["peak_rss_bytes_after"] = peak_rss_bytes()
+    return _stats_out(out.sq_norms, out.trace, out.noise_scale), timing
+
+
+def grad_stats_materialised(spec, inputs):
+    """The same statistics from villani.per_sample_grads (vmap(grad), the n x p array)."""
+    psg = _need("per_sample_grads")
+    _, params, obj, _ = build(spec, inputs)
+
+    def stats(o, p):
+        g = psg(o, p)
+        leaves = [x.reshape(x.shape[0], -1) for x in jax.tree_util.tree_leaves(g)]
+        sq = sum(jnp.sum(x**2, axis=1) for x in leaves)
+        g2 = sum(jnp.sum(jnp.mean(x, axis=0) ** 2) for x in leaves)
+        tr = jnp.mean(sq) - g2
+        return sq, tr, tr / g2
+
+    fn = jax.jit(stats)
+    out, timing = time_call(lambda: fn(obj, params), jax.block_until_ready)
+    return _stats_out(*out), timing
+
+
 # ------------------------------------------------------------------------------- NTK
 def _ntk(method):
     def impl(spec, inputs):
@@ -264,6 +298,8 @@ REGISTRY = {
     "villani_hessian_ref": hessian_ref,
     "villani_density": density,
     "villani_psg": per_sample_grads,
+    "villani_grad_stats": grad_stats,
+    "villani_grad_stats_materialised": grad_stats_materialised,
     "villani_ntk_closed_form": _ntk("closed_form"),
     "villani_ntk_generic": _ntk("generic"),
     "villani_ntk_lanczos": ntk_lanczos,
