@@ -386,7 +386,49 @@ def _study_summary(out: dict, reference: float, target: float) -> dict:
             "max_probes_run": int(ks[-1])}
 
 
+def merge(base_path: str, new_paths: list[str]) -> dict:
+    """``base`` with the benchmarks (and beyond-the-peers runs) of each ``new`` report
+    replaced by that report's rows; each run's source, threads and load are kept in
+    ``notes["runs"]`` and named in the Markdown."""
+    with open(base_path) as f:
+        rep = json.load(f)
+    runs = rep["notes"].setdefault("runs", [{
+        "benches": sorted({r["bench"] for r in rep["rows"]} | {r["bench"] for r in rep["beyond"]}),
+        **{k: rep["notes"].get(k) for k in ("villani_source", "threads", "load_before",
+                                            "load_after", "task_timeout_s")},
+        "date": rep.get("date")}])
+    for path in new_paths:
+        with open(path) as f:
+            new = json.load(f)
+        benches = {r["bench"] for r in new["rows"]} | {r["bench"] for r in new["beyond"]}
+        rep["rows"] = [r for r in rep["rows"] if r["bench"] not in benches] + new["rows"]
+        rep["beyond"] = [r for r in rep["beyond"] if r["bench"] not in benches] + new["beyond"]
+        for run in runs:
+            run["benches"] = [b for b in run["benches"] if b not in benches]
+        runs.append({"benches": sorted(benches),
+                     **{k: new["notes"].get(k) for k in ("villani_source", "threads", "load_before",
+                                                         "load_after", "task_timeout_s")},
+                     "date": new.get("date")})
+        for side, v in new["versions"].items():
+            rep["versions"][side] = v
+        rep["notes"].update({k: v for k, v in new["notes"].items()
+                             if k not in ("villani_source", "threads", "load_before", "load_after",
+                                          "task_timeout_s", "runs")})
+    rep["notes"]["runs"] = [r for r in runs if r["benches"]]
+    return rep
+
+
 def main(argv=None) -> int:
+    if argv is None and len(sys.argv) > 1 and sys.argv[1] == "--merge":
+        # run.py --merge BASE.json NEW.json ...: rewrite BASE.{json,md} with NEW's benchmarks
+        base, *new = sys.argv[2:]
+        rep = merge(base, new)
+        with open(base, "w") as f:
+            json.dump(rep, f, indent=1, default=float)
+        with open(base[:-len(".json")] + ".md", "w") as f:
+            f.write(markdown(rep))
+        print(f"[peers] merged {len(new)} report(s) into {base}", flush=True)
+        return 0
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--grid", choices=["quick", "cpu", "full"], default=None,
                     help="problem sizes (default: cpu on a CPU, full on an accelerator)")
@@ -708,11 +750,27 @@ def markdown(rep: dict) -> str:
            "villani result named in *vs* (relative to the largest reference entry in "
            "brackets). Seeds: inputs drawn with NumPy `default_rng(seed)`, seed in each row; "
            "estimator seeds 0–9. \"not run\" rows carry the reason; no number is made up.",
-           "", f"villani source: `{rep['notes'].get('villani_source')}`; a task running longer "
-           f"than {rep['notes'].get('task_timeout_s'):g} s is stopped and reported as timed out.",
            ""]
+    if not rep["notes"].get("runs"):
+        out += [f"villani source: `{rep['notes'].get('villani_source')}`; a task running "
+                f"longer than {rep['notes'].get('task_timeout_s'):g} s is stopped and reported "
+                "as timed out.", ""]
     nt = rep["notes"]
-    if nt.get("threads") or nt.get("load_before"):
+    if nt.get("runs"):
+        out += ["Runs merged into this table (`run.py --merge`), each with the benchmarks it "
+                "measured; 1-min load average at its start and end (other jobs shared the "
+                "machine: absolute times are inflated and noisy; the sides of a comparison ran "
+                "in the same run, minutes apart):", ""]
+        for r in nt["runs"]:
+            lb, la = (r.get("load_before") or [None])[0], (r.get("load_after") or [None])[0]
+            thr = r.get("threads")
+            out.append(f"- {', '.join(r['benches'])}: villani `{r.get('villani_source')}`, "
+                       f"{r.get('date')}, task timeout {_g(r.get('task_timeout_s'), 'g')} s, "
+                       "threads per side: "
+                       f"{thr if thr else 'each library’s default'}, load "
+                       f"{_g(lb, '.1f')} → {_g(la, '.1f')}")
+        out.append("")
+    elif nt.get("threads") or nt.get("load_before"):
         thr = nt.get("threads")
         out += [f"Threads per side: {thr if thr else 'each library’s default'}. Machine load "
                 f"(1-min load average) {_g(nt.get('load_before', [None])[0], '.1f')} at the start, "
