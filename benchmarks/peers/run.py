@@ -245,7 +245,7 @@ def build_grid(grid: str) -> tuple[list[dict], list[dict], dict]:
     for temp in (0.0, 0.01):
         spec = _two("tanh", "squared", 64 if quick else 256, 16 if quick else 64, "float32",
                     t1=0.1 if quick else 1.0, dt=0.001, temperature=temp,
-                    particles=8 if quick else 64)
+                    particles=8 if quick else 16)
         comps.append(dict(bench="langevin", spec=spec, villani=["villani_langevin"],
                           peers=["blackjax_sgld"], compare="langevin",
                           goals={"blackjax_sgld": 1 / 1.2}))
