@@ -444,6 +444,10 @@ def main(argv=None) -> int:
                     help="compute threads per side (torch.set_num_threads, OMP/MKL, XLA's CPU "
                          "Eigen pool); default: each library's own. On a loaded machine 1 "
                          "avoids the thread pools' spin-waiting, which slows torch 30x there")
+    ap.add_argument("--skip", default="", metavar="IMPL,...",
+                    help="implementations not to run on this run (reported 'not run: skipped'; "
+                         "with --reuse, results already in the work folder are kept)")
+    ap.add_argument("--skip-reason", default="", help="the reason the table gives for --skip")
     ap.add_argument("--reuse", default=None, metavar="WORKDIR",
                     help="resume in a previous run's work folder: tasks with a result there "
                          "are not run again")
@@ -496,8 +500,16 @@ def main(argv=None) -> int:
                 make_inputs(spec, inputs[k])
         return inputs[k]
 
+    skip = {s for s in args.skip.split(",") if s}
+
     def run_side(side, mine, workdir, **kw):  # reuse finished results when resuming
         got = {t["id"]: done[t["id"]] for t in mine if t["id"] in done}
+        for t in mine:
+            if t["impl"] in skip and t["id"] not in got:
+                got[t["id"]] = {"id": t["id"], "side": side, "impl": t["impl"], "status": "not run",
+                                "reason": "skipped on this run" + (f": {args.skip_reason}"
+                                                                   if args.skip_reason else "")}
+                done[t["id"]] = got[t["id"]]
         got.update(_run_side(side, [t for t in mine if t["id"] not in done], workdir, **kw))
         return got
 
