@@ -12,7 +12,10 @@ The issue's configuration: 500 steps, 101 save points (villani's default ``savea
   same save points from the ``value_and_grad`` each step computes.
 
 The calls are interleaved (A, B, C, D, A, B, ...) and each time is the median of its
-calls, so machine load hits every side alike. Goal (issue 19): villani / scan <= 1.2.
+calls, so machine load hits every side alike. Each call is timed twice: wall clock, and
+the process's CPU time (``time.process_time``, all threads), which other jobs on a
+shared machine disturb far less; the ratios are given for both. Goal (issue 19):
+villani / scan <= 1.2.
 Run: ``python benchmarks/bench_sde.py [--quick]``.
 """
 
@@ -70,11 +73,11 @@ def scan_langevin(obj, p0, key, t1, dt, temp, n_saves, record):
     return p, recs
 
 
-def main(quick=False):
+def main(quick=False, particles=None):
     obj, p0 = problem()
     t1, dt, temp, saves = 0.5, 0.001, 0.01, 101
     rows = []
-    for n_particles in (1, 16, 64):
+    for n_particles in particles or ((1, 16) if quick else (1, 16, 64)):
         keys = jax.random.split(jax.random.key(2), n_particles)
         sides = {
             "villani": jax.jit(jax.vmap(lambda k: langevin(obj, p0, key=k, t1=t1, dt=dt,
@@ -86,22 +89,28 @@ def main(quick=False):
             "scan_rec": jax.jit(jax.vmap(lambda k: scan_langevin(obj, p0, k, t1, dt, temp,
                                                                  saves, True))),
         }
-        compile_s, times = {}, {k: [] for k in sides}
+        compile_s, times, cpu = {}, {k: [] for k in sides}, {k: [] for k in sides}
         for name, f in sides.items():
             t0 = time.perf_counter()
             jax.block_until_ready(f(keys))
             compile_s[name] = time.perf_counter() - t0
-        for _ in range(3 if quick else 11):
+        for _ in range(3 if quick else 21):
             for name, f in sides.items():
-                t0 = time.perf_counter_ns()
+                c0, t0 = time.process_time(), time.perf_counter_ns()
                 jax.block_until_ready(f(keys))
                 times[name].append((time.perf_counter_ns() - t0) * 1e-9)
+                cpu[name].append(time.process_time() - c0)
         med = {k: float(np.median(v)) for k, v in times.items()}
+        cmed = {k: float(np.median(v)) for k, v in cpu.items()}
         rows.append({"particles": n_particles, "steps": round(t1 / dt), "saves": saves,
                      **{f"{k}_s": v for k, v in med.items()},
                      "villani / scan": med["villani"] / med["scan"],
                      "villani / scan_rec": med["villani"] / med["scan_rec"],
                      "diffrax / scan": med["villani_diffrax"] / med["scan"],
+                     "cpu: villani / scan": cmed["villani"] / cmed["scan"],
+                     "cpu: villani / scan_rec": cmed["villani"] / cmed["scan_rec"],
+                     "cpu: diffrax / scan": cmed["villani_diffrax"] / cmed["scan"],
+                     **{f"cpu {k}_s": v for k, v in cmed.items()},
                      "villani_compile_s": compile_s["villani"]})
         print(rows[-1], flush=True)
     load = os.getloadavg()[0]
@@ -118,4 +127,6 @@ def main(quick=False):
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
-    main(ap.parse_args().quick)
+    ap.add_argument("--particles", type=int, nargs="*", default=None)
+    a = ap.parse_args()
+    main(a.quick, a.particles)
