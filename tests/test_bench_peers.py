@@ -53,10 +53,12 @@ def test_jax_peer_loss_is_villanis_objective(tmp_path):
         net = nets.two_layer(4, "tanh", parametrization="standard")
         vp = {"w": jnp.asarray(z["w"]), "a": jnp.asarray(z["a"])}
         obj = villani.Objective(net, villani.Dataset(z["x"], z["y"]), loss=loss)
-        got = _jaxnets.loss_fn(spec)(vp, jnp.asarray(z["x"]), jnp.asarray(z["y"]))
+        pp = _jaxnets.params_from(spec, z, jnp.float64)  # the peers' (fan_in, fan_out) layout
+        got = _jaxnets.loss_fn(spec)(pp, jnp.asarray(z["x"]), jnp.asarray(z["y"]))
         np.testing.assert_allclose(got, obj.value(vp), rtol=TOL64)
-        np.testing.assert_allclose(jax.grad(_jaxnets.loss_fn(spec))(vp, z["x"], z["y"])["w"],
-                                   obj.grad(vp)["w"], rtol=1e-10, atol=1e-14)
+        g = _jaxnets.to_driver(spec, jax.grad(_jaxnets.loss_fn(spec))(pp, z["x"], z["y"]))
+        np.testing.assert_allclose(g["w"], obj.grad(vp)["w"], rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(g["a"], obj.grad(vp)["a"], rtol=1e-10, atol=1e-14)
 
 
 def test_inputs_are_reproducible_and_typed(tmp_path):

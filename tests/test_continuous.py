@@ -49,6 +49,39 @@ def test_langevin_zero_temperature_is_the_euler_step(key):
     np.testing.assert_allclose(traj.metrics["w"][-1], w, rtol=1e-12)
 
 
+def test_langevin_euler_steps_match_diffrax_when_dt_does_not_divide(key):
+    # (t_b - t_a)/dt = 5/3 per save interval: diffrax's ConstantStepSize takes 2 steps
+    # (0.3, then 0.2); the default (scan) path must take the same steps
+    obj, p0, H, c = linear_problem(key, n=8, d=3)
+    traj = langevin(obj, p0, key, 1.0, 0.3, 0.0, saveat=np.array([0.5, 1.0]))
+    term = diffrax.ODETerm(lambda t, y, a: jax.tree_util.tree_map(jnp.negative, obj.grad(y)))
+    y = p0
+    for ta, tb in ((0.0, 0.5), (0.5, 1.0)):
+        y = jax.tree_util.tree_map(lambda x: x[-1],
+                                   diffrax.diffeqsolve(term, diffrax.Euler(), ta, tb, 0.3, y).ys)
+    np.testing.assert_allclose(traj.params["w"], y["w"], rtol=1e-15, atol=1e-16)
+
+
+@pytest.mark.parametrize("saveat", [11, np.array([0.3, 1.0])])  # scan path; diffrax path
+def test_langevin_records_are_the_objective_at_the_saved_params(key, saveat):
+    # the default path records the loss and |grad L|^2 from the value_and_grad its next
+    # step uses: they must be the objective's value and gradient at the saved parameters
+    obj, p0 = tiny_net_problem(key)
+    keep = {"w": lambda p: p["w"], "a": lambda p: p["a"]}
+    traj = langevin(obj, p0, key, 1.0, 0.01, 0.3, saveat=saveat, metrics=keep)
+    assert traj.loss.dtype == jnp.float64 and traj.valid.all()
+    for k in range(len(traj.steps)):
+        pk = {"w": traj.metrics["w"][k], "a": traj.metrics["a"][k]}
+        g = obj.grad(pk)
+        np.testing.assert_allclose(traj.loss[k], obj.value(pk), rtol=1e-13)
+        np.testing.assert_allclose(traj.grad_norm2[k],
+                                   sum(float(jnp.sum(x**2)) for x in jax.tree_util.tree_leaves(g)),
+                                   rtol=1e-12)
+    np.testing.assert_array_equal(traj.params["w"], traj.metrics["w"][-1])
+    # the path moved (T > 0): the records are not all the starting point's
+    assert np.ptp(np.asarray(traj.loss)) > 0
+
+
 def test_langevin_reaches_gibbs_variance(key):
     curv, temp, dt = 2.0, 0.5, 0.01
     obj = quadratic_1d(curv)

@@ -21,6 +21,7 @@ from . import losses as losses
 from . import nets as nets
 from . import optim as optim
 from .data import Dataset as Dataset
+from .diagnostics import GradientStats as GradientStats
 from .diagnostics import HessianSpectrum as HessianSpectrum
 from .diagnostics import InfiniteKernels as InfiniteKernels
 from .diagnostics import NTKSpectrum as NTKSpectrum
@@ -30,6 +31,7 @@ from .diagnostics import VillaniCheck as VillaniCheck
 from .diagnostics import check_villani as check_villani
 from .diagnostics import fit_rate as fit_rate
 from .diagnostics import fit_slope as fit_slope
+from .diagnostics import gradient_stats as gradient_stats
 from .diagnostics import hessian_diagonal as hessian_diagonal
 from .diagnostics import hessian_spectrum as hessian_spectrum
 from .diagnostics import laplacian as laplacian

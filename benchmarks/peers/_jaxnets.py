@@ -4,6 +4,15 @@ neural-tangents runs on jax 0.4.23 and blackjax in its own environment, so neith
 import villani; these functions compute exactly villani's ``nets.two_layer`` /
 ``nets.mlp`` (standard or NTK parametrisation, no biases) and losses, with the same
 weights the driver wrote.
+
+The weights are stored the way a JAX user writes a dense layer, ``x @ w`` with ``w`` of
+shape (fan_in, fan_out) -- the layout of ``jax.example_libraries.stax.Dense`` and
+neural-tangents' ``stax.Dense``. That matters: neural-tangents' structured-derivatives
+NTK (``implementation=3``) has its structured rule for this ``dot_general``; a layer
+written ``x @ w.T`` (the driver's (fan_out, fan_in) layout, torch's) puts a transpose
+between the parameter and the product, and implementation 3 then falls back to the cost
+of a Jacobian contraction. :func:`params_from` transposes the driver's arrays once, and
+:func:`to_driver` transposes results back for comparison.
 """
 
 import math
@@ -17,9 +26,19 @@ def _act(name):
 
 
 def params_from(spec, inputs, dtype):
+    """The driver's weights (villani's (fan_out, fan_in) layout) as (fan_in, fan_out) arrays."""
     if spec["net"] == "two_layer":
-        return {"w": jnp.asarray(inputs["w"], dtype), "a": jnp.asarray(inputs["a"], dtype)}
-    return [jnp.asarray(inputs[f"w{i}"], dtype) for i in range(len(spec["widths"]) + 1)]
+        return {"w": jnp.asarray(inputs["w"].T, dtype), "a": jnp.asarray(inputs["a"], dtype)}
+    return [jnp.asarray(inputs[f"w{i}"].T, dtype) for i in range(len(spec["widths"]) + 1)]
+
+
+def to_driver(spec, params):
+    """Inverse of :func:`params_from`: NumPy arrays named and laid out as the driver's."""
+    import numpy as np
+
+    if spec["net"] == "two_layer":
+        return {"w": np.asarray(params["w"]).swapaxes(-1, -2), "a": np.asarray(params["a"])}
+    return {f"w{i}": np.asarray(w).swapaxes(-1, -2) for i, w in enumerate(params)}
 
 
 def apply_fn(spec):
@@ -30,15 +49,15 @@ def apply_fn(spec):
         c = 1.0 / math.sqrt(spec["m"]) if ntk else 1.0
 
         def f(params, x):
-            return c * (act(x @ params["w"].T) @ params["a"])[..., None]
+            return c * (act(x @ params["w"]) @ params["a"])[..., None]
 
         return f
 
     def f(params, x):
         h = x
         for i, w in enumerate(params):
-            c = 1.0 / math.sqrt(w.shape[1]) if (ntk and i > 0) else 1.0
-            h = c * (h @ w.T)
+            c = 1.0 / math.sqrt(w.shape[0]) if (ntk and i > 0) else 1.0
+            h = c * (h @ w)
             if i < len(params) - 1:
                 h = act(h)
         return h

@@ -43,10 +43,16 @@ SIDES = {  # side -> (python, script)
 LABELS = {
     "villani_closed_form": "villani closed form", "villani_exact": "villani exact",
     "villani_hutchinson": "villani Hutchinson", "villani_hessian_eig": "villani Lanczos",
+    "villani_hessian_ref": "villani float64 Lanczos (reference)",
     "villani_density": "villani SLQ", "villani_psg": "villani per_sample_grads",
     "villani_ntk_closed_form": "villani ntk closed form",
     "villani_ntk_generic": "villani ntk generic", "villani_ntk_lanczos": "villani ntk_spectrum Lanczos",
-    "villani_langevin": "villani langevin",
+    "villani_langevin": "villani langevin (saveat=2: start and end)",
+    "villani_langevin_101": "villani langevin (default: 101 saves)",
+    "villani_grad_stats": "villani gradient_stats (layer factors)",
+    "villani_grad_stats_materialised": "villani per_sample_grads + statistics (n × p)",
+    "torchfunc_grad_stats": "torch.func vmap(grad) + statistics (n × p)",
+    "opacus_ghost_norms": "Opacus ghost-clipping norms",
     "torchfunc_hessian": "torch.func hessian", "backpack_diag_hessian": "BackPACK DiagHessian",
     "curvlinops_hutchinson": "curvlinops Hutchinson", "curvlinops_hutchpp": "curvlinops Hutch++",
     "curvlinops_xtrace": "curvlinops XTrace", "pyhessian_trace": "PyHessian trace",
@@ -56,7 +62,8 @@ LABELS = {
     "opacus_psg": "Opacus GradSampleModule", "torchfunc_ntk": "torch.func vmap(jacrev) J Jᵀ",
     "nngeometry_ntk": "nngeometry GramMatrix", "nt_ntk_1": "neural-tangents impl 1 (default)",
     "nt_ntk_2": "neural-tangents impl 2", "nt_ntk_3": "neural-tangents impl 3 (structured)",
-    "blackjax_sgld": "blackjax sgld (full batch)",
+    "blackjax_sgld": "blackjax sgld (full batch, no records)",
+    "blackjax_sgld_101": "blackjax sgld (full batch, 101 saves recorded)",
 }
 
 
@@ -165,9 +172,11 @@ def build_grid(grid: str) -> tuple[list[dict], list[dict], dict]:
                  _mlp("squared", 64 if quick else 1024, (32,) * 3 if quick else (256,) * 3,
                       "float32")]
     for spec in eig_specs:
-        # villani picks the fewest Lanczos steps whose residual bound meets tol (side_villani)
-        spec.update(tol=1e-4, maxiter=200)
+        # equal achieved error: a converged float64 reference first (phase 1), then every
+        # side runs the least work whose lambda_max is within `target` of it (phase 2)
+        spec.update(target=1e-4, ref_iters=64 if quick else 300)
         comps.append(dict(bench="hessian_eig", spec=spec, villani=["villani_hessian_eig"],
+                          references=["villani_hessian_ref"],
                           peers=["pyhessian_eig", "curvlinops_eig"], compare="lmax",
                           goals={"pyhessian_eig": 1.0, "curvlinops_eig": 1.0}))
         dspec = dict(spec, ncv=30 if quick else 80, villani_kwargs={
@@ -198,6 +207,17 @@ def build_grid(grid: str) -> tuple[list[dict], list[dict], dict]:
                       compare="arrays", goals={p: 1.0 for p in
                                                ("torchfunc_psg", "backpack_psg", "opacus_psg")}))
 
+    # per-sample gradient statistics (norms, tr Sigma, noise scale) without the n x p array
+    gs_sizes = [(1024, "two")] if quick else [(4096, "two"), (16384, "two"), (65536, "two"),
+                                              (4096, "mlp")]
+    for n, net in gs_sizes:
+        spec = (_two("tanh", "logistic", n, 64 if quick else 256, "float32") if net == "two"
+                else _mlp("logistic", n, (64,) * 3 if quick else (256,) * 3, "float32"))
+        peers_gs = ["villani_grad_stats_materialised", "torchfunc_grad_stats",
+                    "opacus_ghost_norms"]
+        comps.append(dict(bench="grad_stats", spec=spec, villani=["villani_grad_stats"],
+                          peers=peers_gs, compare="arrays", goals={p: 1.0 for p in peers_gs}))
+
     # empirical NTK Gram matrix
     if quick:
         ntk_sizes = [(64, 16, "float32")]
@@ -219,14 +239,20 @@ def build_grid(grid: str) -> tuple[list[dict], list[dict], dict]:
                       villani=["villani_ntk_closed_form", "villani_ntk_generic"],
                       peers=nt_peers, compare="arrays", goals={p: 1.0 for p in nt_peers}))
 
-    # Langevin
+    # Langevin, at equal recording: villani recording only its start and end (by-products
+    # of its first and last gradient) against blackjax recording nothing, and both
+    # recording the loss and squared gradient norm at 101 save points
     for temp in (0.0, 0.01):
         spec = _two("tanh", "squared", 64 if quick else 256, 16 if quick else 64, "float32",
-                    t1=0.1 if quick else 1.0, dt=0.01 if quick else 0.001, temperature=temp,
-                    particles=8 if quick else 64)
+                    t1=0.1 if quick else 1.0, dt=0.001, temperature=temp,
+                    particles=8 if quick else 16)
         comps.append(dict(bench="langevin", spec=spec, villani=["villani_langevin"],
                           peers=["blackjax_sgld"], compare="langevin",
                           goals={"blackjax_sgld": 1 / 1.2}))
+        if temp > 0:
+            comps.append(dict(bench="langevin", spec=spec, villani=["villani_langevin_101"],
+                              peers=["blackjax_sgld_101"], compare="langevin",
+                              goals={"blackjax_sgld_101": 1 / 1.2}))
 
     # Beyond the peers: sizes none of them reach
     big_n = 4096 if quick else (65536 if full else int(os.environ.get("PEERS_BIG_N", 65536)))
@@ -360,7 +386,49 @@ def _study_summary(out: dict, reference: float, target: float) -> dict:
             "max_probes_run": int(ks[-1])}
 
 
+def merge(base_path: str, new_paths: list[str]) -> dict:
+    """``base`` with the benchmarks (and beyond-the-peers runs) of each ``new`` report
+    replaced by that report's rows; each run's source, threads and load are kept in
+    ``notes["runs"]`` and named in the Markdown."""
+    with open(base_path) as f:
+        rep = json.load(f)
+    runs = rep["notes"].setdefault("runs", [{
+        "benches": sorted({r["bench"] for r in rep["rows"]} | {r["bench"] for r in rep["beyond"]}),
+        **{k: rep["notes"].get(k) for k in ("villani_source", "threads", "load_before",
+                                            "load_after", "task_timeout_s")},
+        "date": rep.get("date")}])
+    for path in new_paths:
+        with open(path) as f:
+            new = json.load(f)
+        benches = {r["bench"] for r in new["rows"]} | {r["bench"] for r in new["beyond"]}
+        rep["rows"] = [r for r in rep["rows"] if r["bench"] not in benches] + new["rows"]
+        rep["beyond"] = [r for r in rep["beyond"] if r["bench"] not in benches] + new["beyond"]
+        for run in runs:
+            run["benches"] = [b for b in run["benches"] if b not in benches]
+        runs.append({"benches": sorted(benches),
+                     **{k: new["notes"].get(k) for k in ("villani_source", "threads", "load_before",
+                                                         "load_after", "task_timeout_s")},
+                     "date": new.get("date")})
+        for side, v in new["versions"].items():
+            rep["versions"][side] = v
+        rep["notes"].update({k: v for k, v in new["notes"].items()
+                             if k not in ("villani_source", "threads", "load_before", "load_after",
+                                          "task_timeout_s", "runs")})
+    rep["notes"]["runs"] = [r for r in runs if r["benches"]]
+    return rep
+
+
 def main(argv=None) -> int:
+    if argv is None and len(sys.argv) > 1 and sys.argv[1] == "--merge":
+        # run.py --merge BASE.json NEW.json ...: rewrite BASE.{json,md} with NEW's benchmarks
+        base, *new = sys.argv[2:]
+        rep = merge(base, new)
+        with open(base, "w") as f:
+            json.dump(rep, f, indent=1, default=float)
+        with open(base[:-len(".json")] + ".md", "w") as f:
+            f.write(markdown(rep))
+        print(f"[peers] merged {len(new)} report(s) into {base}", flush=True)
+        return 0
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--grid", choices=["quick", "cpu", "full"], default=None,
                     help="problem sizes (default: cpu on a CPU, full on an accelerator)")
@@ -372,10 +440,25 @@ def main(argv=None) -> int:
     ap.add_argument("--beyond-mem-gib", type=float, default=12.0,
                     help="address-space limit for the peers' beyond-the-peers runs")
     ap.add_argument("--beyond-timeout", type=float, default=300.0)
+    ap.add_argument("--threads", type=int, default=None,
+                    help="compute threads per side (torch.set_num_threads, OMP/MKL, XLA's CPU "
+                         "Eigen pool); default: each library's own. On a loaded machine 1 "
+                         "avoids the thread pools' spin-waiting, which slows torch 30x there")
+    ap.add_argument("--skip", default="", metavar="IMPL,...",
+                    help="implementations not to run on this run (reported 'not run: skipped'; "
+                         "with --reuse, results already in the work folder are kept)")
+    ap.add_argument("--skip-reason", default="", help="the reason the table gives for --skip")
     ap.add_argument("--reuse", default=None, metavar="WORKDIR",
                     help="resume in a previous run's work folder: tasks with a result there "
                          "are not run again")
     args = ap.parse_args(argv)
+    if args.threads:
+        t = str(args.threads)
+        os.environ.update(PEERS_THREADS=t, OMP_NUM_THREADS=t, MKL_NUM_THREADS=t,
+                          OPENBLAS_NUM_THREADS=t)
+        if args.threads == 1:
+            os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                                       " --xla_cpu_multi_thread_eigen=false").strip()
 
     # ask the project's jax in a subprocess: the driver itself stays free of jax threads
     # (it forks the sides)
@@ -391,6 +474,8 @@ def main(argv=None) -> int:
         args.timeout = 150.0 if grid in ("cpu", "quick") else 600.0
     notes["task_timeout_s"] = args.timeout
     notes["villani_source"] = _git_describe()
+    notes["threads"] = args.threads
+    notes["load_before"] = os.getloadavg()
     if args.only:
         comps = [c for c in comps if args.only in c["bench"]]
         beyond = [b for b in beyond if args.only in b["bench"]]
@@ -415,8 +500,16 @@ def main(argv=None) -> int:
                 make_inputs(spec, inputs[k])
         return inputs[k]
 
+    skip = {s for s in args.skip.split(",") if s}
+
     def run_side(side, mine, workdir, **kw):  # reuse finished results when resuming
         got = {t["id"]: done[t["id"]] for t in mine if t["id"] in done}
+        for t in mine:
+            if t["impl"] in skip and t["id"] not in got:
+                got[t["id"]] = {"id": t["id"], "side": side, "impl": t["impl"], "status": "not run",
+                                "reason": "skipped on this run" + (f": {args.skip_reason}"
+                                                                   if args.skip_reason else "")}
+                done[t["id"]] = got[t["id"]]
         got.update(_run_side(side, [t for t in mine if t["id"] not in done], workdir, **kw))
         return got
 
@@ -425,11 +518,17 @@ def main(argv=None) -> int:
         return {"id": tid, "impl": impl, "spec": spec, "input": inp(spec),
                 "out": os.path.join(work, f"{tid.replace(':', '_')}.npz")}
 
-    # phase 1: everything but the stochastic-trace studies
+    # phase 1: everything but the stochastic-trace studies and the runs to a target error
+    # (which need their reference first)
     tasks = {}
     for i, c in enumerate(comps):
         c["tag"] = f"c{i}"
-        impls = c["villani"] + (c["references"] if c["compare"] == "study" else c["peers"])
+        if c["compare"] == "study":
+            impls = c["villani"] + c["references"]
+        elif c.get("references"):
+            impls = c["references"]
+        else:
+            impls = c["villani"] + c["peers"]
         c["tasks"] = {impl: task(impl, c["spec"], c["tag"]) for impl in impls}
         tasks.update({t["id"]: t for t in c["tasks"].values()})
     results: dict[str, dict] = {}
@@ -452,6 +551,18 @@ def main(argv=None) -> int:
         for impl in c["peers"]:
             c["tasks"][impl] = task(impl, spec, c["tag"])
             study_tasks.append(c["tasks"][impl])
+    for c in comps:  # runs to a target error against a converged reference
+        if c["compare"] == "study" or not c.get("references"):
+            continue
+        ref_impl = c["references"][0]
+        ref = _load(results[c["tasks"][ref_impl]["id"]], c["tasks"][ref_impl])
+        c["reference"] = None if ref is None else float(ref["lmax"])
+        c["reference_residual"] = None if ref is None else float(ref["residual"])
+        c["reference_from"] = LABELS[ref_impl]
+        spec = dict(c["spec"], reference=c["reference"])
+        for impl in c["villani"] + c["peers"]:
+            c["tasks"][impl] = task(impl, spec, c["tag"])
+            study_tasks.append(c["tasks"][impl])
     for side in SIDES:
         mine = [t for t in study_tasks if side_of(t["impl"]) == side]
         results.update(run_side(side, mine, work, timeout=args.timeout))
@@ -467,6 +578,7 @@ def main(argv=None) -> int:
             results.update(run_side(side, [t], work, timeout=args.beyond_timeout,
                                     mem_limit=lim))
 
+    notes["load_after"] = os.getloadavg()
     report = assemble(comps, beyond, results, notes, grid=grid, device=device,
                       device_kind=device_kind.strip() or platform_name)
     os.makedirs(args.out, exist_ok=True)
@@ -522,6 +634,9 @@ def assemble(comps, beyond, results, notes, **meta) -> dict:
                     if row["time_to_target_s"] and cf.get("time_s"):
                         row["speedup"] = row["time_to_target_s"] / cf["time_s"]
                 rows.append(row)
+            continue
+        if c.get("references"):
+            rows.extend(_target_rows(c, recs, outs, base))
             continue
         for v in c["villani"]:
             rv = recs[v]
@@ -596,6 +711,34 @@ def assemble(comps, beyond, results, notes, **meta) -> dict:
                 beyond=brows)
 
 
+def _target_rows(c, recs, outs, base) -> list[dict]:
+    """Rows of a run to a target error: each side's work, achieved error and time."""
+    rows = []
+    ref, vref = c.get("reference"), c["villani"][0]
+    vt = recs[vref].get("time_s") if recs[vref].get("status") == "ok" else None
+    for impl in c["villani"] + c["peers"]:
+        r, o = recs[impl], outs[impl]
+        row = dict(base, side=impl, label=LABELS[impl], status=r.get("status"),
+                   reason=r.get("reason"), time_s=r.get("time_s"), compile_s=r.get("compile_s"),
+                   role="villani" if impl in c["villani"] else "peer", reference=ref,
+                   reference_residual=c.get("reference_residual"),
+                   reference_from=c.get("reference_from"), target=c["spec"]["target"])
+        if o is not None and ref is not None:
+            row["lmax"] = float(o["lmax"])
+            row["abs_error"] = abs(float(o["lmax"]) - ref)
+            row["rel_error"] = row["abs_error"] / abs(ref)
+            row["num_hvp"] = int(o["num_hvp"]) if "num_hvp" in o else None
+        if impl not in c["villani"] and r.get("status") == "ok" and vt:
+            row["speedup"] = r["time_s"] / vt
+            row["villani_time_s"] = vt
+            goal = c["goals"].get(impl)
+            if goal is not None:
+                row["goal"] = f"≥ {goal:g}× faster"
+                row["goal_met"] = bool(row["speedup"] >= goal)
+        rows.append(row)
+    return rows
+
+
 def _cell(s):
     return "" if s is None else str(s).replace("|", "/")
 
@@ -619,9 +762,33 @@ def markdown(rep: dict) -> str:
            "villani result named in *vs* (relative to the largest reference entry in "
            "brackets). Seeds: inputs drawn with NumPy `default_rng(seed)`, seed in each row; "
            "estimator seeds 0–9. \"not run\" rows carry the reason; no number is made up.",
-           "", f"villani source: `{rep['notes'].get('villani_source')}`; a task running longer "
-           f"than {rep['notes'].get('task_timeout_s'):g} s is stopped and reported as timed out.",
            ""]
+    if not rep["notes"].get("runs"):
+        out += [f"villani source: `{rep['notes'].get('villani_source')}`; a task running "
+                f"longer than {rep['notes'].get('task_timeout_s'):g} s is stopped and reported "
+                "as timed out.", ""]
+    nt = rep["notes"]
+    if nt.get("runs"):
+        out += ["Runs merged into this table (`run.py --merge`), each with the benchmarks it "
+                "measured; 1-min load average at its start and end (other jobs shared the "
+                "machine: absolute times are inflated and noisy; the sides of a comparison ran "
+                "in the same run, minutes apart):", ""]
+        for r in nt["runs"]:
+            lb, la = (r.get("load_before") or [None])[0], (r.get("load_after") or [None])[0]
+            thr = r.get("threads")
+            out.append(f"- {', '.join(r['benches'])}: villani `{r.get('villani_source')}`, "
+                       f"{r.get('date')}, task timeout {_g(r.get('task_timeout_s'), 'g')} s, "
+                       "threads per side: "
+                       f"{thr if thr else 'each library’s default'}, load "
+                       f"{_g(lb, '.1f')} → {_g(la, '.1f')}")
+        out.append("")
+    elif nt.get("threads") or nt.get("load_before"):
+        thr = nt.get("threads")
+        out += [f"Threads per side: {thr if thr else 'each library’s default'}. Machine load "
+                f"(1-min load average) {_g(nt.get('load_before', [None])[0], '.1f')} at the start, "
+                f"{_g(nt.get('load_after', [None])[0], '.1f')} at the end of the run: other jobs "
+                "shared the machine, so absolute times are inflated and noisy; the sides of a "
+                "comparison ran in the same run, minutes apart.", ""]
     if rep["grid"] != "full":
         out += ["**Trimmed grid.** The issue's sizes (n and m up to 4,096, a 5,000-probe cap "
                 "for the trace study, n = 65,536 for the matrix-free NTK spectrum) are cut "
@@ -663,6 +830,33 @@ def markdown(rep: dict) -> str:
                            f"{r['label']} | {hit_s} | {errs} | "
                            f"{_t(r.get('time_to_target_s'))} | {_t(r.get('villani_time_s'))} | "
                            f"{_g(sp, '.3g')}{met} |")
+            out.append("")
+            continue
+        if any("target" in r for r in rows):
+            r0 = next(r for r in rows if "target" in r)
+            out.append(f"Equal achieved error: each side runs the least work (Lanczos steps, "
+                       f"power iterations, ARPACK tolerance; searched untimed from a fixed start "
+                       f"vector) whose λ_max is within {r0['target']:g} (relative) of a converged "
+                       f"reference ({r0.get('reference_from')}, its residual bound in brackets); "
+                       "only that run is timed, with its set-up (PyHessian's `hessian(...)` "
+                       "object, curvlinops' operator) inside the timed call, as villani's is. "
+                       "*HVPs*: Hessian-vector products of the timed run.")
+            out.append("")
+            out.append("| problem | sizes | dtype | reference λ_max | side | HVPs | rel. error "
+                       "| time | speedup | goal | met |")
+            out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+            for r in rows:
+                refs = "—" if r.get("reference") is None else \
+                    f"{r['reference']:.10g} (±{_g(r.get('reference_residual'))})"
+                if r["status"] != "ok":
+                    out.append(f"| {r['problem']} | {r['sizes']} | {r['dtype']} | {refs} | "
+                               f"{r['label']} | not run: {_cell(r.get('reason'))} | | | | | |")
+                    continue
+                met = {True: "✓", False: "✗", None: ""}[r.get("goal_met")]
+                out.append(f"| {r['problem']} | {r['sizes']} | {r['dtype']} | {refs} | "
+                           f"{r['label']} | {r.get('num_hvp', '—')} | {_g(r.get('rel_error'))} | "
+                           f"{_t(r.get('time_s'))} | {_g(r.get('speedup'), '.3g')} | "
+                           f"{r.get('goal', '')} | {met} |")
             out.append("")
             continue
         out.append("| problem | sizes | dtype | side | time | speedup | max diff (rel) | vs | "

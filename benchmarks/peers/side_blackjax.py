@@ -15,36 +15,61 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 from _common import run_tasks, time_call  # noqa: E402
-from _jaxnets import loss_fn, params_from  # noqa: E402
+from _jaxnets import loss_fn, params_from, to_driver  # noqa: E402
 
 
-def langevin(spec, inputs):
-    dtype = np.dtype(spec["dtype"])
-    params = params_from(spec, inputs, dtype)
-    x = jnp.asarray(inputs["x"], dtype)
-    y = jnp.asarray(inputs["y"], dtype)
-    L = loss_fn(spec)
-    steps = int(round(spec["t1"] / spec["dt"]))
-    # arrays of the problem's dtype: Python floats would promote fp32 positions to fp64
-    h, temp = jnp.asarray(spec["dt"], dtype), jnp.asarray(spec["temperature"], dtype)
-    sgld = blackjax.sgld(lambda p, batch: jax.grad(lambda q: -L(q, *batch))(p))
+def _sgld(saves):
+    """blackjax.sgld with the full-batch gradient, vmapped over particles. ``saves=0``
+    records nothing; ``saves=k`` also records the full-batch loss and squared gradient
+    norm at k evenly spaced save points (t = 0 included), as villani's default does: an
+    outer scan over save intervals, one value_and_grad at each save point."""
+    def impl(spec, inputs):
+        dtype = np.dtype(spec["dtype"])
+        params = params_from(spec, inputs, dtype)
+        x = jnp.asarray(inputs["x"], dtype)
+        y = jnp.asarray(inputs["y"], dtype)
+        L = loss_fn(spec)
+        steps = int(round(spec["t1"] / spec["dt"]))
+        # arrays of the problem's dtype: Python floats would promote fp32 positions to fp64
+        h, temp = jnp.asarray(spec["dt"], dtype), jnp.asarray(spec["temperature"], dtype)
+        sgld = blackjax.sgld(lambda p, batch: jax.grad(lambda q: -L(q, *batch))(p))
+        vg = jax.value_and_grad(lambda q: L(q, x, y))
 
-    def one(key):
         def body(pos, k):
             return sgld.step(k, pos, (x, y), h, temp), None
 
-        pos, _ = jax.lax.scan(body, params, jax.random.split(key, steps))
-        return pos
+        def record(pos):
+            loss, g = vg(pos)
+            return loss, sum(jnp.sum(v**2) for v in jax.tree_util.tree_leaves(g))
 
-    run = jax.jit(lambda keys: jax.vmap(one)(keys))
-    keys = jax.random.split(jax.random.PRNGKey(spec["seed"]), spec["particles"])
-    out, timing = time_call(lambda: run(keys), jax.block_until_ready)
-    final_loss = jax.vmap(lambda p: L(p, x, y))(out)
-    return {"w": np.asarray(out["w"]), "a": np.asarray(out["a"]),
-            "final_loss": np.asarray(final_loss)}, timing
+        def one(key):
+            ks = jax.random.split(key, steps)
+            if not saves:
+                pos, _ = jax.lax.scan(body, params, ks)
+                return pos
+            per = steps // (saves - 1)
+
+            def interval(pos, kk):
+                pos, _ = jax.lax.scan(body, pos, kk)
+                return pos, record(pos)
+
+            pos, recs = jax.lax.scan(interval, params, ks.reshape(saves - 1, per, *ks.shape[1:]))
+            return pos, record(params), recs
+
+        def run(keys):
+            out = jax.vmap(one)(keys)
+            return out if not saves else out[0]
+
+        run = jax.jit(run)
+        keys = jax.random.split(jax.random.PRNGKey(spec["seed"]), spec["particles"])
+        out, timing = time_call(lambda: run(keys), jax.block_until_ready)
+        final_loss = jax.vmap(lambda p: L(p, x, y))(out)
+        return {**to_driver(spec, out), "final_loss": np.asarray(final_loss)}, timing
+
+    return impl
 
 
-REGISTRY = {"blackjax_sgld": langevin}
+REGISTRY = {"blackjax_sgld": _sgld(0), "blackjax_sgld_101": _sgld(101)}
 
 
 def setup(tasks):

@@ -1,5 +1,7 @@
 """Exact diagnostics: Laplacian, PL ratios, Villani conditions, NTK and Hessian spectra, rates."""
 
+from .gradient_stats import GradientStats as GradientStats
+from .gradient_stats import gradient_stats as gradient_stats
 from .laplacian import LAPLACIAN_METHODS as LAPLACIAN_METHODS
 from .laplacian import REFERENCE_MAX_PARAMS as REFERENCE_MAX_PARAMS
 from .laplacian import TraceEstimate as TraceEstimate

@@ -8,6 +8,13 @@ are computed at the save points without storing a params pytree per save, and a
 divergence (a non-finite state or a failed solve) freezes the state at its last finite
 value, as :func:`~villani.train` does. ``diverged_at`` is then the first invalid save
 *index*.
+
+Langevin's default (fixed-step Euler–Maruyama, ``UnsafeBrownianPath``) skips diffrax:
+:func:`_solve_em` takes the same steps as ``diffrax.Euler`` with ``ConstantStepSize``
+(each save interval cut into $N = \lceil \Delta t/dt\rceil$ steps) in one scan, and
+evaluates the loss together with the drift's gradient, so a save point's records reuse
+the gradient the next step needs: $N_{\text{steps}} + 1$ gradients in all, against
+$N_{\text{steps}}$ plus one per save point (and a per-interval solve) through diffrax.
 """
 
 from __future__ import annotations
@@ -82,6 +89,110 @@ def _diag_scale_operator(scale: Array, structure: Any) -> lineax.AbstractLinearO
         lambda w: jax.tree_util.tree_map(lambda x: scale * x, w), structure)
 
 
+def _em_steps(grid: tuple[float, ...], dt: float, dtype: Any) -> np.ndarray | None:
+    r"""Step sizes (intervals x steps) of fixed-step Euler over the save intervals.
+
+    On each interval $[t_a, t_b]$: $N = \lceil (t_b - t_a)/dt \rceil$ steps, a ratio
+    within $10^{-6}$ (relative) of an integer counting as that integer, ending at
+    $t_a + dt$, then $t_a + (t_b - t_a) j/N$, the last at $t_b$ -- diffrax's
+    ``ConstantStepSize`` sequence, computed in float64 from the save times and then cast
+    to ``dtype``. (diffrax computes $N$ in the state's dtype: in float32 the rounding of
+    the save times makes $(t_b - t_a)/dt$ land just above an integer on some intervals,
+    and it then takes one extra, shorter step there.) ``None`` when the intervals need
+    different numbers of steps (one scan needs a fixed count).
+    """
+    ts = np.asarray(grid, dtype=np.float64)
+    counts = []
+    for ta, tb in zip(ts[:-1], ts[1:]):
+        r = (tb - ta) / dt
+        counts.append(int(round(r)) if abs(r - round(r)) <= 1e-6 * max(r, 1.0) else math.ceil(r))
+    if len(set(counts)) != 1 or counts[0] < 1:
+        return None
+    n = counts[0]
+    rows = []
+    for ta, tb in zip(ts[:-1], ts[1:]):
+        t = ta + (tb - ta) * (np.arange(1, n + 1) / n)
+        t[0] = ta + dt if n > 1 else tb
+        t[-1] = tb
+        rows.append(np.diff(np.concatenate([[ta], t])))
+    return np.stack(rows).astype(dtype)
+
+
+@partial(jax.jit, static_argnames=("grid", "has0", "metrics", "max_loss"))
+def _solve_em(objective, params, key, coef, steps, *, grid, has0, metrics, max_loss):
+    r"""Overdamped Langevin by Euler–Maruyama in one scan (the default ``langevin``).
+
+    ``steps`` (intervals x N) are the step sizes :func:`_em_steps` gives. The state
+    carries $(\theta, L(\theta), \nabla L(\theta))$: each step is
+    $\theta \leftarrow \theta + (-h\nabla L(\theta) + c\sqrt h\,\xi)$, $\xi \sim N(0, I)$,
+    followed by one ``value_and_grad`` at the new point, so the records at a save point
+    (loss, $\|\nabla L\|^2$) come from the gradient the next step uses. The noise of
+    interval $k$, leaf $i$ is drawn with ``fold_in(fold_in(key, k), i)``.
+    """
+    dtype = jax.tree_util.tree_leaves(params)[0].dtype
+    leaves0, treedef = jax.tree_util.tree_flatten(params)
+    vg = jax.value_and_grad(objective.value)
+    n_steps = steps.shape[1]
+
+    def step(c, xs):
+        y, _, g = c
+        h, z = xs
+        sh = jnp.sqrt(h)
+        y = jax.tree_util.tree_map(lambda x, gx, zx: x + (-(h * gx) + coef * (sh * zx)), y, g, z)
+        loss, g = vg(y)
+        return (y, loss, g), None
+
+    def interval(c, xs):
+        (y, loss, g), bad, bad_at, why = c
+        k, hs = xs
+        kk = jax.random.fold_in(key, k)
+        z = [jax.random.normal(jax.random.fold_in(kk, i), (n_steps,) + x.shape, x.dtype)
+             for i, x in enumerate(leaves0)]
+        new, _ = jax.lax.scan(step, (y, loss, g), (hs, jax.tree_util.tree_unflatten(treedef, z)))
+        y_new, loss_new, g_new = new
+        g2 = sq_norm(g_new)
+        mets = eval_metrics(metrics, y_new)
+        finite = tree_finite(y_new)
+        ok = finite & loss_ok(loss_new, g2, max_loss)
+        first = ~bad & ~ok
+        bad_at = jnp.where(first, k + 1, bad_at)
+        why = jnp.where(first, jnp.where(finite, _tr.loss_reason(loss_new, g2), _tr.NONFINITE_PARAMS),
+                        why)
+        bad = bad | ~ok
+        state = tree_select(bad, (y, loss, g), new)
+        return (state, bad, bad_at, why), (loss_new, g2, mets)
+
+    loss0, g0 = vg(params)
+    g20 = sq_norm(g0)
+    mets0 = eval_metrics(metrics, params)
+    ok0 = loss_ok(loss0, g20, max_loss)
+    c = ((params, loss0, g0), ~ok0, jnp.where(ok0, -1, 0).astype(jnp.int32),
+         jnp.where(ok0, 0, _tr.loss_reason(loss0, g20)).astype(jnp.int32))
+    ks = jnp.arange(steps.shape[0], dtype=jnp.int32)
+    c, (loss, g2, mets) = jax.lax.scan(interval, c, (ks, jnp.asarray(steps, dtype)))
+    (y, _, _), bad, bad_at, why = c
+    return _finish(grid, has0, dtype, y, bad, bad_at, (loss0, g20, mets0), (loss, g2, mets), why)
+
+
+def _finish(grid, has0, dtype, y, bad, bad_at, first, rest, why):
+    """The Trajectory from the records at t = 0 (``first``) and at the later save times;
+    ``why`` is the stop's :data:`villani.trajectory.REASONS` code."""
+    (loss0, g20, mets0), (loss, g2, mets) = first, rest
+    cat = lambda a, b: jnp.concatenate([jnp.asarray(a)[None], b])  # noqa: E731
+    loss, g2 = cat(loss0, loss), cat(g20, g2)
+    mets = {k: cat(mets0[k], v) for k, v in mets.items()}
+    idx = jnp.arange(len(grid), dtype=jnp.int32)
+    valid = ~bad | (idx < bad_at)
+    ts = jnp.asarray(grid, dtype=dtype)
+    if not has0:  # t = 0 was only the start, not a requested save
+        ts, loss, g2, valid = ts[1:], loss[1:], g2[1:], valid[1:]
+        mets = {k: v[1:] for k, v in mets.items()}
+        bad_at = jnp.where(bad, jnp.maximum(bad_at - 1, 0), bad_at)
+    loss, g2, mets = mask_records(valid, loss, g2, mets)
+    return Trajectory(steps=ts, loss=loss, grad_norm2=g2, metrics=mets, params=y, opt_state=None,
+                      valid=valid, diverged=bad, diverged_at=bad_at, reason=why)
+
+
 @partial(jax.jit, static_argnames=("grid", "has0", "kind", "solver", "controller", "dt",
                                    "max_steps", "metrics", "brownian", "max_loss"))
 def _solve(objective, params, key, coef, *, grid, has0, kind, solver, controller, dt,
@@ -89,8 +200,16 @@ def _solve(objective, params, key, coef, *, grid, has0, kind, solver, controller
     """One ``diffeqsolve`` per save interval inside a ``lax.scan``; see module docstring.
 
     ``coef`` is the diffusion coefficient: $\\sqrt{2T}$ (langevin), $\\sqrt{\\eta/B}/\\sqrt n$
-    (sgd_sde), unused for the gradient flow.
+    (sgd_sde), unused for the gradient flow. Langevin with fixed-step Euler–Maruyama
+    and ``brownian="unsafe"`` (its default) goes to :func:`_solve_em`.
     """
+    if kind == "langevin" and brownian == "unsafe" and type(solver) is diffrax.Euler \
+            and type(controller) is diffrax.ConstantStepSize:
+        dtype = np.dtype(jax.tree_util.tree_leaves(params)[0].dtype)
+        steps = _em_steps(grid, dt, dtype)
+        if steps is not None:
+            return _solve_em(objective, params, key, coef, steps, grid=grid, has0=has0,
+                             metrics=metrics, max_loss=max_loss)
     t_end = grid[-1]
     structure = jax.tree_util.tree_map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), params)
     drift = diffrax.ODETerm(lambda t, y, args: jax.tree_util.tree_map(jnp.negative,
@@ -158,19 +277,8 @@ def _solve(objective, params, key, coef, *, grid, has0, kind, solver, controller
          jnp.where(ok0, 0, _tr.loss_reason(loss0, g20)).astype(jnp.int32))
     c, (loss, g2, mets) = jax.lax.scan(body, c, jnp.arange(len(grid) - 1, dtype=jnp.int32))
     y, bad, bad_at, why = c
-    cat = lambda a, b: jnp.concatenate([jnp.asarray(a)[None], b])  # noqa: E731
-    loss, g2 = cat(loss0, loss), cat(g20, g2)
-    mets = {k: cat(mets0[k], v) for k, v in mets.items()}
-    idx = jnp.arange(len(grid), dtype=jnp.int32)
-    valid = ~bad | (idx < bad_at)
-    ts = grid_arr
-    if not has0:  # t = 0 was only the start, not a requested save
-        ts, loss, g2, valid = ts[1:], loss[1:], g2[1:], valid[1:]
-        mets = {k: v[1:] for k, v in mets.items()}
-        bad_at = jnp.where(bad, jnp.maximum(bad_at - 1, 0), bad_at)
-    loss, g2, mets = mask_records(valid, loss, g2, mets)
-    return Trajectory(steps=ts, loss=loss, grad_norm2=g2, metrics=mets, params=y, opt_state=None,
-                      valid=valid, diverged=bad, diverged_at=bad_at, reason=why)
+    return _finish(grid, has0, grid_arr.dtype, y, bad, bad_at, (loss0, g20, mets0),
+                   (loss, g2, mets), why)
 
 
 def _max_loss(max_loss: Any) -> float | None:
