@@ -336,7 +336,7 @@ def sweep(run: Callable[[dict[str, Any], Any], Any], grid: Mapping[str, Sequence
     paths = [out_dir / "cells" / _store.cell_name(i, dict(zip(looped, c))) if out_dir else None
              for i, c in enumerate(cells)]
     done = sum(1 for p in paths if p is not None and p.exists())
-    bar = progress_bar(progress, len(cells), done)
+    bar = progress_bar(progress, len(cells), done, seeds=len(seeds_arr))
     dyn_axes = {a: grid[a] for a in vmapped}
     results: list[dict[str, np.ndarray]] = []
     try:
