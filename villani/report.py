@@ -163,11 +163,11 @@ def _ipython_display():
 
 # -- numbers and text ---------------------------------------------------------------------
 
-_LONG_FLOAT = re.compile(r"(?<![\w.])(\d+\.\d{5,})(e[-+]?\d+)?(?![\w.])")
+_LONG_FLOAT = re.compile(r"(?<![\w.:])(\d+\.\d{6,})(e[-+]?\d+)?(?![\w.])")
 
 
 def _num(text: Any) -> str:
-    """``text`` with every float written with more than 4 decimals cut to 4 significant
+    """``text`` with every float written with 6 or more decimals cut to 4 significant
     digits ("281.0821670810001" -> "281.1"); versions and ids are left alone."""
     return _LONG_FLOAT.sub(lambda m: f"{float(m.group(0)):.4g}", str(text))
 
