@@ -177,3 +177,15 @@ def test_reproduce_progress_bar_names_papers_and_stages(monkeypatch, tmp_path, c
     assert "2/2" in err  # the paper, then the report
     report.reproduce(["staged"], out=tmp_path, progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_show_paper_in_jupyter_displays_an_html_table_and_png_figures(registry, monkeypatch):
+    from IPython.display import HTML, Image
+
+    shown = []
+    monkeypatch.setattr(report, "_ipython_display", lambda: shown.append)
+    report.show_paper("fake", quick=True, plot=True, seed=3)
+    html, img = shown
+    assert isinstance(html, HTML) and "<table class='verdicts'>" in html.data
+    assert "2 of 2 verdicts as expected" in html.data
+    assert isinstance(img, Image) and img.data[:8] == b"\x89PNG\r\n\x1a\n"
