@@ -58,3 +58,9 @@ bench-peers: $(STAMP) peer-envs
 # apt-get install -y chromium). Not part of `make test`. Look at build/report-check/*.png.
 report-check: $(STAMP)
 	$(PY) tools/report_check.py --out build/report-check $(if $(PAPER),--paper $(PAPER))
+
+# The documentation site (mkdocs-material + mkdocstrings: the API pages come from the
+# docstrings); warnings are errors. Output: build/site/index.html.
+docs: $(STAMP)
+	$(PY) -m pip install -q -e ".[docs]"
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
