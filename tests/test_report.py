@@ -71,8 +71,12 @@ def test_report_directory_contents(registry, tmp_path, capsys):
     assert "| fake | counter-example: mean is 0 |" in md and "fails, as a counter-example should" in md
     html = (directory / "index.html").read_text()
     # full-width figures that open at full size when clicked
+    png = (directory / "fake-curves_main.png").read_bytes()
+    width = int.from_bytes(png[16:20], "big")  # IHDR: a one-panel figure is not blown up past it
+    assert 500 < width < 1000
     assert ("<a href='fake-curves_main.png' target='_blank' title='open at full size'>"
-            "<img src='fake-curves_main.png'") in html and "A toy paper" in html
+            f"<img src='fake-curves_main.png' alt='fake-curves_main.png' style='max-width:{width}px'>"
+            ) in html and "A toy paper" in html
     assert "figure img{width:100%" in html and "max-width:520px" not in html
     assert "<tr class='ok'" in html and "<tr class='bad'" not in html
     u = np.asarray(jax.random.uniform(jax.random.key(3), (200,)))

@@ -350,16 +350,17 @@ def write_report(results: Sequence[Result], directory: str | os.PathLike, *,
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     try:
-        sections = []
+        sections, widths = [], {}
         for r in results:
             figs = _write_figures(tmp, r.paper, r.figures, device)
+            widths.update({f: _png_width(tmp / f) for f in figs})
             tables = _write_table(tmp, f"{_slug(r.paper)}-table", r.table)
             sections.append((r, figs, tables))
         meta["papers"] = {r.paper: _store.jsonable(r.meta) for r in results}
         meta["verdicts"] = verdict_rows(results)
         _store.atomic_write_text(tmp / "meta.json", json.dumps(_store.jsonable(meta), indent=2))
         _store.atomic_write_text(tmp / "index.md", _markdown(sections, meta, env, device, papers or {}))
-        _store.atomic_write_text(tmp / "index.html", _html(sections, meta, env, device, papers or {}))
+        _store.atomic_write_text(tmp / "index.html", _html(sections, meta, env, device, papers or {}, widths))
         os.replace(tmp, directory)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -526,6 +527,10 @@ _CSS = (
 )
 
 
+def _max_width(px: int | None) -> str:
+    return f" style='max-width:{px}px'" if px else ""
+
+
 def _verdict_table_html(rows: list[dict[str, str]]) -> str:
     cols = "".join(f"<col class='{c}'>" for c in COLUMNS)
     head = "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS)
@@ -537,7 +542,13 @@ def _verdict_table_html(rows: list[dict[str, str]]) -> str:
     return f"<table class='verdicts'><colgroup>{cols}</colgroup><tr>{head}</tr>{''.join(body)}</table>"
 
 
-def _html(sections, meta, env, device, papers) -> str:
+def _png_width(path: pathlib.Path) -> int | None:
+    """A PNG's width in pixels (from its IHDR chunk), None if it is not a PNG."""
+    head = path.read_bytes()[:24]
+    return int.from_bytes(head[16:20], "big") if head[:8] == b"\x89PNG\r\n\x1a\n" else None
+
+
+def _html(sections, meta, env, device, papers, widths=None) -> str:
     e = html.escape
     results = [s[0] for s in sections]
     rows = verdict_rows(results)
@@ -578,9 +589,10 @@ def _html(sections, meta, env, device, papers) -> str:
                    for v in r.verdicts if v.detail]
         if details:
             parts.append("<ul class='details'>" + "".join(details) + "</ul>")
+        # as wide as the page, but a one-panel figure is not blown up past its own pixels
         parts += [f"<figure><a href='{e(f)}' target='_blank' title='open at full size'>"
-                  f"<img src='{e(f)}' alt='{e(f)}' loading='lazy'></a><figcaption>{e(f)} "
-                  "(click to open at full size)</figcaption></figure>" for f in figs]
+                  f"<img src='{e(f)}' alt='{e(f)}'{_max_width((widths or {}).get(f))}></a>"
+                  f"<figcaption>{e(f)} (click to open at full size)</figcaption></figure>" for f in figs]
         if tables:
             parts.append("<p class='meta'>tables: "
                          + ", ".join(f"<a href='{e(t)}'>{e(t)}</a>" for t in tables) + "</p>")
