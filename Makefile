@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.villani-installed
 
-.PHONY: demo test test-slow lint clean bench-peers peer-envs
+.PHONY: demo test test-slow lint clean bench-peers peer-envs report-check docs
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,3 +53,14 @@ peer-envs:
 
 bench-peers: $(STAMP) peer-envs
 	$(PY) $(PEERS)/run.py $(PEERS_ARGS)
+
+# Build a small report and screenshot index.html in headless Chromium (Debian's `chromium`;
+# apt-get install -y chromium). Not part of `make test`. Look at build/report-check/*.png.
+report-check: $(STAMP)
+	$(PY) tools/report_check.py --out build/report-check $(if $(PAPER),--paper $(PAPER))
+
+# The documentation site (mkdocs-material + mkdocstrings: the API pages come from the
+# docstrings); warnings are errors. Output: build/site/index.html.
+docs: $(STAMP)
+	$(PY) -m pip install -q -e ".[docs]"
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict

@@ -1,6 +1,6 @@
-"""Numerical tests run in float64 (STYLE.md: diffrax's conftest)."""
+"""Shared fixtures. Numerical tests run in float64 (x64 on for the whole session, as in
+diffrax's test suite), with the named tolerances of :data:`TOL`."""
 
-import importlib.util
 import pathlib
 import re
 import zlib
@@ -23,39 +23,29 @@ def key(request):
 
 
 NOTEBOOKS = pathlib.Path(__file__).parent.parent / "notebooks"
-_NOTEBOOK_RESULTS = {}
-
-
-@pytest.fixture(scope="session")
-def notebook_result():
-    """``notebook_result("paper_000")``: the paper's Result from executing its notebook.
-
-    Runs ``notebooks/<stem>.py``'s ``main(quick=True, plot=False, seed=0)`` once per test
-    session: that is the paper's quick configuration under ``jax.random.key(0)``, so the
-    notebook test and the paper's own tests share one quick run instead of two.
-    """
-
-    def get(stem):
-        if stem not in _NOTEBOOK_RESULTS:
-            path = NOTEBOOKS / f"{stem}.py"
-            spec = importlib.util.spec_from_file_location(f"notebook_{stem}", path)
-            mod = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(mod)  # defining main() must be cheap
-            _NOTEBOOK_RESULTS[stem] = mod.main(quick=True, plot=False, seed=0)
-        return _NOTEBOOK_RESULTS[stem]
-
-    return get
-
+_PAPER_RESULTS = {}
 
 
 @pytest.fixture(scope="module")
-def result(request, notebook_result):
-    """In tests/test_paper_XXX.py: that paper's quick run under key(0), by executing its
-    notebook (``notebook_result``), so the notebook is tested where its paper is. ``make
-    test`` distributes by file (``--dist loadfile``): one worker, one quick run per paper."""
-    m = re.fullmatch(r"test_(paper_\d{3})", request.module.__name__.rpartition(".")[2])
+def result(request):
+    """In tests/test_paper_XXX.py: paper XXX's quick run under ``jax.random.key(0)``.
+
+    Runs the registered paper through :func:`villani.report.run_paper` in float64 (as
+    ``villani reproduce`` does), once per test session. ``make test`` distributes by file
+    (``--dist loadfile``): one worker, one quick run per paper. The notebooks are executed
+    separately (tests/test_notebooks.py), at a cost that does not repeat these runs.
+    """
+    from villani.experiments import papers
+    from villani.report import run_paper
+
+    m = re.fullmatch(r"test_paper_(\d{3})", request.module.__name__.rpartition(".")[2])
     if m is None:
         raise LookupError(f"the result fixture is for tests/test_paper_XXX.py, not {request.module.__name__}")
-    res = notebook_result(m.group(1))
-    assert res.paper == m.group(1).removeprefix("paper_")
+    pid = m.group(1)
+    if pid not in _PAPER_RESULTS:
+        jax.config.update("jax_enable_x64", True)
+        (paper,) = papers.get([pid])
+        _PAPER_RESULTS[pid] = run_paper(paper, mode="quick", seed=0)
+    res = _PAPER_RESULTS[pid]
+    assert res.paper == pid
     return res

@@ -1,6 +1,7 @@
 """villani.report: verdict tables, report directories, failures surfaced, registry errors."""
 
 import json
+import re
 
 import jax
 import numpy as np
@@ -54,8 +55,12 @@ def test_report_directory_contents(registry, tmp_path, capsys):
     out = capsys.readouterr().out
     assert [r.paper for r in results] == ["fake"]
     assert all(v.as_expected for v in results[0].verdicts)
-    assert "| fake | [derived] mean of U(0,1) is 1/2 |" in out
+    # the terminal gets a one-screen summary, not the table: one line per paper, the path
+    assert "| fake |" not in out
+    assert max(len(line) for line in out.splitlines() if not line.startswith("report:")) <= 160
+    assert re.search(r"^  fake +2/2 as expected +\d.* A toy paper$", out, re.M)
     assert "2 of 2 verdicts as expected" in out
+    assert f"report: {directory.resolve() / 'index.html'}" in out
     files = sorted(p.name for p in directory.iterdir())
     assert files == ["fake-curves_main.png", "fake-table.csv", "fake-table.npz", "index.html",
                      "index.md", "meta.json"]
@@ -65,7 +70,15 @@ def test_report_directory_contents(registry, tmp_path, capsys):
     assert "fake — A toy paper (arXiv:0000.00000)" in md
     assert "| fake | counter-example: mean is 0 |" in md and "fails, as a counter-example should" in md
     html = (directory / "index.html").read_text()
-    assert "<img src='fake-curves_main.png'" in html and "A toy paper" in html
+    # full-width figures that open at full size when clicked
+    png = (directory / "fake-curves_main.png").read_bytes()
+    width = int.from_bytes(png[16:20], "big")  # IHDR: a one-panel figure is not blown up past it
+    assert 500 < width < 1000
+    assert ("<a href='fake-curves_main.png' target='_blank' title='open at full size'>"
+            f"<img src='fake-curves_main.png' alt='fake-curves_main.png' style='max-width:{width}px'>"
+            ) in html and "A toy paper" in html
+    assert "figure img{width:100%" in html and "max-width:520px" not in html
+    assert "<tr class='ok'" in html and "<tr class='bad'" not in html
     u = np.asarray(jax.random.uniform(jax.random.key(3), (200,)))
     csv = np.loadtxt(directory / "fake-table.csv", delimiter=",", skiprows=1)
     np.testing.assert_array_equal(csv[:, 1], u)  # repr round-trips floats exactly
@@ -120,3 +133,63 @@ def test_show_paper_prints_writes_figures_and_returns_the_result(registry, tmp_p
     assert full.table["u"].size == 2000
     with pytest.raises(ValueError, match="unknown paper id.*nope"):
         report.show_paper("nope")
+
+
+def test_display_numbers_are_rounded_but_tables_keep_every_digit():
+    assert report._num("ran in 281.0821670810001 s, rate 0.123456789") == "ran in 281.1 s, rate 0.1235"
+    kept = "jax 0.4.31, n = 1000, 1.25e-08, θ = 0.003"
+    assert report._num(kept) == kept
+    assert report._num("1.0000000001e-05") == "1e-05"
+    assert [report._seconds(x) for x in (0.4219, 12.34, 281.082, None)] == [
+        "0.42 s", "12.3 s", "281 s (4 min 41 s)", "? s"]
+
+
+def test_html_renders_maths_offline_and_colours_rows(tmp_path):
+    rule = Rule(lo=0.5, units="1/t")
+    good = rule.verdict(r"[derived] rate $\ge \lambda - H$", 0.9, measured="0.9012345678901",
+                        control=rule.control("λ < H", 0.1))
+    bad = rule.verdict("[derived] a failing claim", 0.1, measured="0.1", control=rule.control("x", 0.0))
+    weak = rule.verdict("[derived] no control yet", 0.9, measured="0.9")
+    broken_tex = Verdict(r"odd TeX $\notacommand{x}$", "1", "1", holds=True, role="descriptive")
+    d = report.write_report([Result("m", {}, {}, [good, bad, weak, broken_tex])], tmp_path / "r",
+                            meta={"mode": "quick", "seed": 0})
+    page = (d / "index.html").read_text()
+    # maths became inline SVG images (no network at view time: no <script>, no http(s) links)
+    assert page.count("<img class='math' src='data:image/svg+xml;base64,") == 1
+    assert r"alt='\ge \lambda - H'" in page and "<script" not in page
+    assert "http://" not in page and "https://" not in page
+    assert r"<code class='tex'>\notacommand{x}</code>" in page  # unparseable: shown as source
+    assert "0.9012" in page and "0.9012345678901" not in page
+    classes = re.findall(r"<tr class='(\w+)' title='as expected: (\w+)'>", page)
+    assert classes == [("ok", "yes"), ("bad", "NO"), ("warn", "yes"), ("info", "yes")]
+    meta = json.loads((d / "meta.json").read_text())
+    assert meta["verdicts"][0]["measured"] == "0.9012345678901"  # meta keeps every digit
+
+
+def _staged_run(config, key):
+    report.stage("part a: rays")
+    report.stage("part b: seeds")
+    return fake_run(config, key)
+
+
+def test_reproduce_progress_bar_names_papers_and_stages(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(papers.PAPERS, "staged", Paper("staged", "Staged", "1", {"n": 50}, {}, _staged_run))
+    report.stage("outside a reproduction: a no-op")
+    report.reproduce(["staged"], out=tmp_path, progress=True)
+    err = capsys.readouterr().err
+    assert "reproduce" in err and "staged: part b: seeds" in err
+    assert "2/2" in err  # the paper, then the report
+    report.reproduce(["staged"], out=tmp_path, progress=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_show_paper_in_jupyter_displays_an_html_table_and_png_figures(registry, monkeypatch):
+    from IPython.display import HTML, Image
+
+    shown = []
+    monkeypatch.setattr(report, "_ipython_display", lambda: shown.append)
+    report.show_paper("fake", quick=True, plot=True, seed=3)
+    html, img = shown
+    assert isinstance(html, HTML) and "<table class='verdicts'>" in html.data
+    assert "2 of 2 verdicts as expected" in html.data
+    assert isinstance(img, Image) and img.data[:8] == b"\x89PNG\r\n\x1a\n"

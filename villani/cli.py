@@ -159,15 +159,35 @@ def _find_benchmarks(start: str) -> pathlib.Path | None:
     return None
 
 
+def _bench_out_default() -> pathlib.Path:
+    """``$XDG_CACHE_HOME/villani/bench/<UTC timestamp>`` (``~/.cache/...``): outside any checkout."""
+    import datetime
+
+    cache = pathlib.Path(os.environ.get("XDG_CACHE_HOME") or pathlib.Path.home() / ".cache")
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return cache / "villani" / "bench" / stamp
+
+
 def _bench(args: argparse.Namespace) -> int:
-    """Run benchmarks/bench_NAME.py scripts of the checkout; print their Markdown tables."""
+    """Run benchmark scripts (a source checkout's benchmarks/bench_NAME.py) from a copy in
+    the output directory, so their results land there and the checkout stays untouched."""
+    import shutil
     import subprocess
     import time
 
-    bench = _find_benchmarks(os.getcwd())
+    if args.benchmarks is not None:
+        bench = pathlib.Path(args.benchmarks).resolve()
+        if not any(bench.glob("bench_*.py")):
+            print(f"villani bench: error: --benchmarks {args.benchmarks}: no bench_*.py scripts there",
+                  file=sys.stderr)
+            return 2
+    else:
+        bench = _find_benchmarks(os.getcwd())
     if bench is None:
-        print("villani bench: error: no benchmarks/ directory with bench_*.py scripts in "
-              f"{os.getcwd()} or its parents; run it inside a villani source checkout",
+        print("villani bench: error: the benchmark scripts are not part of the installed package; "
+              "they live in the benchmarks/ directory of a villani source checkout. Run "
+              "`villani bench` inside a source checkout (it looks in "
+              f"{os.getcwd()} and its parents), or pass --benchmarks PATH/TO/benchmarks",
               file=sys.stderr)
         return 2
     available = sorted(p.stem[len("bench_"):] for p in bench.glob("bench_*.py"))
@@ -180,12 +200,22 @@ def _bench(args: argparse.Namespace) -> int:
         print(f"villani bench: error: unknown benchmark(s) {', '.join(unknown)}; "
               f"available in {bench}: {', '.join(available)}", file=sys.stderr)
         return 2
+    out = pathlib.Path(args.out) if args.out is not None else _bench_out_default()
+    work = out.resolve() / "benchmarks"
+    if work.resolve() == bench.resolve():
+        print(f"villani bench: error: --out {args.out} is the checkout itself; choose another directory",
+              file=sys.stderr)
+        return 2
+    # a copy of the scripts (and their helper modules) whose results/ is under --out
+    (work / "results").mkdir(parents=True, exist_ok=True)
+    for f in bench.glob("*.py"):
+        shutil.copy2(f, work / f.name)
     failed = []
     for name in names:
-        script = bench / f"bench_{name}.py"
+        script = work / f"bench_{name}.py"
         print(f"## bench_{name}", flush=True)
         start = time.time()
-        proc = subprocess.Popen([sys.executable, str(script)], cwd=bench.parent, text=True,
+        proc = subprocess.Popen([sys.executable, str(script)], cwd=work.parent, text=True,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         for line in proc.stdout:
             print(line, end="", flush=True)
@@ -193,12 +223,13 @@ def _bench(args: argparse.Namespace) -> int:
             failed.append(name)
             print(f"bench_{name}: exited with status {proc.returncode}", file=sys.stderr)
             continue
-        for md in sorted((bench / "results").glob("*.md")):
+        for md in sorted((work / "results").glob("*.md")):
             if md.stat().st_mtime >= start - 1 and (md.stem == name or md.stem.startswith(
                     (f"{name}_", f"{name}-", f"bench_{name}"))):
-                print(f"\n### {md.relative_to(bench.parent)}\n")
+                print(f"\n### {md}\n")
                 print(md.read_text().rstrip())
         print()
+    print(f"results: {work / 'results'}")
     return 1 if failed else 0
 
 
@@ -255,10 +286,16 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser(
         "bench", help="run benchmarks/bench_NAME.py and print their tables", formatter_class=fmt,
         description="Run the benchmark scripts of a villani source checkout (found from the "
-                    "current directory upwards) and print their Markdown result tables.",
-        epilog="examples:\n  villani bench --list\n  villani bench laplacian ntk")
+                    "current directory upwards, or --benchmarks) and print their Markdown result "
+                    "tables. The scripts run from a copy under --out, where their results go; the "
+                    "checkout is not modified. The scripts are not part of the installed package.",
+        epilog="examples:\n  villani bench --list\n  villani bench laplacian ntk --out /tmp/bench")
     p.add_argument("names", nargs="*", metavar="NAME", help="benchmark names (default: all)")
     p.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    p.add_argument("--out", default=None,
+                   help="output directory (default: ~/.cache/villani/bench/<timestamp>)")
+    p.add_argument("--benchmarks", default=None, metavar="DIR",
+                   help="the benchmarks/ directory (default: found from the current directory up)")
     p.set_defaults(func=_bench)
 
     args = parser.parse_args(argv)

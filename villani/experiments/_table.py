@@ -85,7 +85,21 @@ class SweepTable:
         return list(self.columns)
 
     def to_pandas(self):
-        """A pandas DataFrame of the 1-D columns (pandas is optional, imported here).
+        """The tidy table as a pandas DataFrame: one row per grid cell × seed (× record),
+        a column per grid axis, ``seed`` (and ``step``), and one per scalar metric (metrics
+        with trailing dimensions are left out: use :meth:`to_xarray`).
+
+        Needs pandas (``pip install villani[analysis]``).
+
+        Example:
+            >>> t = SweepTable({"lr": [0.1, 0.2]}, [0, 1], {"loss": np.array([[1., 2.], [3., 4.]])},
+            ...                has_records=False)
+            >>> t.to_pandas()  # doctest: +NORMALIZE_WHITESPACE
+                lr  seed  loss
+            0  0.1     0   1.0
+            1  0.1     1   2.0
+            2  0.2     0   3.0
+            3  0.2     1   4.0
 
         Raises:
             ImportError: pandas is not installed.
@@ -93,26 +107,79 @@ class SweepTable:
         try:
             import pandas as pd
         except ImportError as e:  # pragma: no cover - depends on the environment
-            raise ImportError("SweepTable.to_pandas needs pandas (pip install pandas); "
+            raise ImportError("SweepTable.to_pandas needs pandas (pip install 'villani[analysis]'); "
                               "SweepTable.columns holds the same data as NumPy arrays") from e
         return pd.DataFrame({k: v for k, v in self.columns.items() if v.ndim == 1})
+
+    def _step_coord(self):
+        """The ``step`` values as a 1-D array when every cell and seed recorded the same
+        steps (the usual case), else None."""
+        if not self.has_records:
+            return None
+        step = self.data["step"]
+        nd = len(self.dims)
+        flat = step.reshape((-1, step.shape[nd - 1]) + step.shape[nd:])
+        return flat[0] if flat.ndim == 2 and (flat == flat[:1]).all() else None
 
     def to_xarray_dict(self) -> dict[str, Any]:
         """The dense form in ``xarray.Dataset.from_dict`` layout (coords, dims, data_vars).
 
-        Example:
-            >>> import xarray as xr                                # doctest: +SKIP
-            >>> ds = xr.Dataset.from_dict(table.to_xarray_dict())  # doctest: +SKIP
+        Grid axes and ``seed`` are dimension coordinates; with a record axis, ``step`` is
+        a coordinate along ``record`` (1-D when every run recorded the same steps, else
+        with the full dense shape), not a data variable. A metric's trailing dimensions
+        are named ``<metric>_dim0``, ``<metric>_dim1``, ...
         """
         dims = self.dims
-        coords = {k: {"dims": (k,), "data": v} for k, v in self.axes.items()}
+        coords: dict[str, Any] = {k: {"dims": (k,), "data": v} for k, v in self.axes.items()}
         coords["seed"] = {"dims": ("seed",), "data": self.seeds}
+        if self.has_records:
+            step = self._step_coord()
+            coords["step"] = ({"dims": ("record",), "data": step} if step is not None
+                              else {"dims": dims, "data": self.data["step"]})
         data_vars = {}
         for name, arr in self.data.items():
-            extra = tuple(f"{name}_dim{i}" for i in range(arr.ndim - len(dims)))
-            data_vars[name] = {"dims": dims + extra, "data": arr}
+            if name == "step" and self.has_records:
+                continue
+            lead = dims[:min(arr.ndim, len(dims))]
+            extra = tuple(f"{name}_dim{i}" for i in range(arr.ndim - len(lead)))
+            data_vars[name] = {"dims": lead + extra, "data": arr}
         return {"coords": coords, "dims": dict(zip(dims, self.shape)), "data_vars": data_vars,
                 "attrs": {}}
+
+    def to_xarray(self):
+        """The dense table as an ``xarray.Dataset``.
+
+        Dimensions: the grid axes (in grid order), ``seed``, and ``step`` when every run
+        recorded the same steps (else ``record``, with ``step`` a coordinate over the full
+        shape); each grid axis, ``seed`` and ``step`` is a coordinate, each metric a data
+        variable. ``attrs`` holds the sweep's metadata as JSON (``attrs["meta"]``).
+        Needs xarray (``pip install villani[analysis]``).
+
+        Example:
+            >>> t = SweepTable({"lr": [0.1, 0.2]}, [0, 1, 2], {
+            ...     "step": np.broadcast_to([0, 10], (2, 3, 2)), "loss": np.ones((2, 3, 2))},
+            ...     has_records=True)
+            >>> ds = t.to_xarray()
+            >>> dict(ds.sizes), list(ds.coords), list(ds.data_vars)
+            ({'lr': 2, 'seed': 3, 'step': 2}, ['lr', 'seed', 'step'], ['loss'])
+            >>> float(ds["loss"].sel(lr=0.2, step=10).mean())
+            1.0
+
+        Raises:
+            ImportError: xarray is not installed.
+        """
+        try:
+            import xarray as xr
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise ImportError("SweepTable.to_xarray needs xarray (pip install 'villani[analysis]'); "
+                              "SweepTable.data holds the same dense arrays as NumPy") from e
+        from . import _store
+
+        ds = xr.Dataset.from_dict(self.to_xarray_dict())
+        if self.has_records and self._step_coord() is not None:
+            ds = ds.swap_dims(record="step")
+        ds.attrs["meta"] = json.dumps(_store.jsonable(self.meta))
+        return ds
 
     def select(self, **where: Any) -> SweepTable:
         """The sub-table at given grid values, e.g. ``table.select(lr=0.1)``."""

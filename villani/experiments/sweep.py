@@ -398,7 +398,7 @@ def sweep(run: Callable[[dict[str, Any], Any], Any], grid: Mapping[str, Sequence
             from jax.experimental import multihost_utils
 
             done = np.asarray(multihost_utils.broadcast_one_to_all(done))
-        bar = progress_bar(progress, len(cells), int(done.sum()))
+        bar = progress_bar(progress, len(cells), int(done.sum()), seeds=len(seeds_arr))
         dyn_axes = {a: grid[a] for a in vmapped}
         try:
             for i, (cell, path) in enumerate(zip(cells, paths)):
