@@ -45,7 +45,10 @@ def test_table_is_tidy(result):
 def test_sgd_minimiser_is_not_trivial(result):
     t = result.table
     b = (t["part"] == "b") & (t["l2"] > 0)
-    assert b.any() and (t["norm"][b] > 0.5).all()  # not the zero network
+    assert b.any() and (t["norm"][b] > 0.05).all()  # not the zero network
+    # tanh and sigmoid: clearly away from it (softplus(0) != 0 keeps its minimiser small)
+    big = b & np.isin(t["activation"], ["tanh", "sigmoid"])
+    assert big.any() and (t["norm"][big] > 0.5).all()
 
 
 def _gibbs_moments_by_quadrature(value, s, lo=-8.0, hi=8.0, n=20001):
