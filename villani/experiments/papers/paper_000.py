@@ -399,7 +399,11 @@ def _rays(config: Config, ds, key):
 
 # ---------------------------------------------------------------------------- (b) SGD
 def _sgd(config: Config, ds, key):
-    s = config.sgd_scale
+    # the origin is a saddle of the data term with curvature -c/2·|mean_i y_i x_i| (c = σ'(0) = 1 for
+    # tanh); lambda = sgd_factor * lambda_c(s) must stay below a quarter of |mean y x| for the
+    # minimiser not to be the zero network, which fixes s from the data
+    g = float(np.linalg.norm(np.mean(np.asarray(ds.y)[:, None] * np.asarray(ds.x), axis=0)))
+    s = min(config.sgd_scale, (g / (2.0 * config.sgd_factor)) ** 2)
     rows, verdicts, finals = [], [], {}
     keys = jax.random.split(key, config.sgd_seeds)
     opt = optax.sgd(lambda t: s / (1.0 + t / config.sgd_tau))
@@ -451,7 +455,9 @@ def _sgd(config: Config, ds, key):
                                  f"{spread:.1e}) over {config.sgd_seeds} seeds; ‖θ*‖ = {norms.min():.3f}…"
                                  f"{norms.max():.3f}; λ_min(∇²L̃(0)) = {hmin:.3g}",
                 control=ctrl_c,
-                detail=f"SGD η_t = s/(1+t/{config.sgd_tau:g}), B = {config.sgd_batch}, {config.sgd_steps} "
+                detail=f"s = min({config.sgd_scale}, (|mean y x|/(2·{config.sgd_factor}))²) = {s:.3g} "
+                       f"(|mean y x| = {g:.3f}), so that λ ≤ |mean y x|/4 for tanh; "
+                       f"SGD η_t = s/(1+t/{config.sgd_tau:g}), B = {config.sgd_batch}, {config.sgd_steps} "
                        f"steps; the minimum each run reached is identified by {config.polish_steps} "
                        f"full-batch GD steps (lr {config.polish_lr}) from its end point; a negative "
                        "λ_min(∇²L̃(0)) means the origin is a saddle (the landscape is not convex)",
