@@ -73,8 +73,10 @@ with $\|x_i\| = 4$ while $\lambda_c$ assumes $B_x = 1$ (the measured threshold s
 $B_x$, so the check must fail). The same for tanh at widths $m \in$ ``ray_widths`` (width
 independence). Counter-example: $\lambda = 0$.
 
-(b) SGD ($\eta_t = s_b/(1 + t/\tau)$ at a small scale $s_b$, so that $\lambda_c$ is small and
-the minimiser is not the zero network) from many seeds at $\lambda = 1.25\lambda_c(s_b)$;
+(b) SGD ($\eta_t = s_b/(1 + t/\tau)$ at a small scale
+$s_b = \min(0.01, (\|\bar g\|/2.5)^2)$, $\bar g = \frac1n\sum_i y_ix_i$, so that
+$\lambda = 1.25\lambda_c(s_b) \le \|\bar g\|/4$ stays below the origin's negative curvature
+$\|\bar g\|/2$ (tanh) and the minimiser is not the zero network) from many seeds;
 the minimum each run reached is identified by a full-batch GD polish; their relative
 spread must be $\le$ ``spread_tol``. Control: $\lambda = 0$ (no minimiser: the runs end at
 different points of unbounded descent paths). Counter-example: at $\lambda = 0$ the
