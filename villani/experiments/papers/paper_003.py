@@ -638,7 +638,7 @@ def _legend_out(fig, ax):
 def _figures(cfg, t_ck, curves, local, widths, drift, tw, gap, m_star, device):
     import matplotlib.pyplot as plt
 
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.2), gridspec_kw={"width_ratios": [1.3, 1]})
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(15, 4.5), gridspec_kw={"width_ratios": [1.3, 1]})
     r0 = cfg.rs[0]
     xs = {k: (tw if "counter" in k else t_ck) for k in curves}
     plots.rate_vs_parameter(xs, curves, reference={f"−2r/(2r+1), r = {r0:g}": -2 * r0 / (2 * r0 + 1)},
@@ -651,8 +651,11 @@ def _figures(cfg, t_ck, curves, local, widths, drift, tw, gap, m_star, device):
                      label=f"{method}, r = {r:g} (theory {-2 * r / (2 * r + 1):.3f})")
     ax2.set_xscale("log")
     ax2.set_xlabel("$T$ (end of the octave)")
-    ax2.set_ylabel(r"local slope $\log_2 R(T)/R(T/2)$")
-    ax2.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.02), ncol=2)
+    ax2.set_ylabel(r"local slope $\log_2 R(T)/R(T/2)$ (dotted: $-2r/(2r+1)$)")
+    for r in cfg.rs:
+        if r < 1.0:
+            ax2.axhline(-2 * r / (2 * r + 1), ls=":", lw=0.8, color="0.4")
+    ax2.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
     fig.suptitle("003: last-iterate online SGD (shaded: the fit window)", fontsize=10)
     fig.text(0.995, 0.005, f"device: {device}", ha="right", va="bottom", fontsize=6, color="0.4")
     fig.tight_layout()
@@ -675,9 +678,13 @@ def _figures(cfg, t_ck, curves, local, widths, drift, tw, gap, m_star, device):
     ms = m_star[0]
     ok = np.isfinite(ms)
     lo, hi = np.nanquantile(m_star[1:], [0.025, 0.975], axis=0)
-    ax3.errorbar(tw[ok], ms[ok], yerr=[ms[ok] - lo[ok], hi[ok] - ms[ok]], fmt="o-", ms=3)
+    err = np.maximum(0.0, np.nan_to_num([ms[ok] - lo[ok], hi[ok] - ms[ok]]))
+    ax3.errorbar(tw[ok], ms[ok], yerr=err, fmt="o-", ms=3)
     ax3.set_xscale("log")
     ax3.set_yscale("log")
+    from matplotlib.ticker import NullFormatter
+
+    ax3.xaxis.set_minor_formatter(NullFormatter())  # minor labels overlap on short log ranges
     ax3.set_xlabel("$T$")
     ax3.set_ylabel(f"$M^*(T)$: gap = {GAP_TOL:.0%}")
     fig.suptitle("003: NTK drift, network-vs-kernel gap, and the width needed", fontsize=10)

@@ -5,19 +5,24 @@ NAG drives the training error to zero at rate $1 - \Theta(1/\sqrt\kappa)$ while 
 $1 - \Theta(1/\kappa)$, with $\kappa > 1$ set by the initialisation and architecture;
 heavy-ball behaves like NAG.
 
-Setting (villani's choice, Du et al. 2019; PAPERS.md 004): $f(x) = \frac1{\sqrt m}\sum_r
+Setting (villani's choice, Du et al. 2019): $f(x) = \frac1{\sqrt m}\sum_r
 a_r\,\mathrm{relu}(w_r\cdot x)$ with $a_r = \pm1$ fixed and paired (``nets.ntk_symmetric``,
-so $u(0) = 0$), $w_r \sim N(0, I)$, $n = d$ unit inputs, only $W$ trained, labels normalised
-then multiplied by ``label_scale`` (1e-3) so the activation patterns barely move. The
-paper's loss is $\Phi(W) = \frac12\sum_i (f_i - y_i)^2$; villani's :class:`~villani.Objective`
-is the mean $L = \Phi/n$, so every step size below is multiplied by $n$ when applied to
-$\nabla L$ ($\eta_{\text{villani}} = n\,\eta$).
+so $u(0) = 0$), $w_r \sim N(0, I)$, $n = d$ unit inputs, only $W$ trained. In the lazy runs
+the labels are normalised then multiplied by ``label_scale`` ($10^{-6}$): the weights then
+move so little that no unit's activation pattern flips, even for the nearly parallel pair
+below (at $10^{-3}$ one unit whose hyperplane passes between $x_1$ and $x_n$ flipped and
+$\kappa(H)$ grew 800-fold). The paper's loss is $\Phi(W) = \frac12\sum_i (f_i - y_i)^2$;
+villani's :class:`~villani.Objective` is the mean $L = \Phi/n$, so every step size below is
+multiplied by $n$ when applied to $\nabla L$ ($\eta_{\text{villani}} = n\,\eta$).
 
 One knob sets $\kappa$: $x_n \leftarrow \cos\theta\,x_1 + \sin\theta\,v$ with $v \perp x_1$
-a unit vector, so $\lambda_{\min}(H) \approx \theta/2\pi$. $\kappa$ is always the *measured*
-condition number of the empirical Gram $H(0) = J J^\top$ (``villani.ntk``); $\kappa(H^\infty)$
-(``villani.ntk_infinite``) and $\kappa(H_{\text{end}})$ are reported for every run, and runs
-with $\kappa_{\text{end}}/\kappa_0 > 1.2$ are flagged.
+a unit vector, so $\lambda_{\min}(H^\infty) \approx \theta/2\pi$; at a finite width, once no
+unit separates the pair ($m\theta/\pi < 1$), $\lambda_{\min}(H(0)) \propto \theta^2$ and
+$\kappa$ jumps. $\kappa$ is always the *measured* condition number of the empirical Gram
+$H(0) = J J^\top$ (``villani.ntk``); $\kappa(H^\infty)$ (``villani.ntk_infinite``) and
+$\kappa(H_{\text{end}})$ are reported for every run, and runs with
+$\kappa_{\text{end}}/\kappa_0 > 1.2$ are flagged. Quick mode spans more than 2.5 decades of
+$\kappa_0$ (about 20 to $3\cdot10^5$ at $m = 256$), full mode more than 4.
 
 Derivation [derived] (villani's, not the paper's constants): in the lazy regime the residual
 $r_t = u_t - y$ obeys $r_{t+1} \approx (I - \eta H) r_t$, so quadratic theory applies:
@@ -29,23 +34,41 @@ $r_t = u_t - y$ obeys $r_{t+1} \approx (I - \eta H) r_t$, so quadratic theory ap
   $\eta = 4/(\sqrt{\lambda_{\max}} + \sqrt{\lambda_{\min}})^2$,
   $\beta = ((\sqrt\kappa-1)/(\sqrt\kappa+1))^2$: $\rho = (\sqrt\kappa - 1)/(\sqrt\kappa + 1)$.
 
-The exact linear-theory rate (spectral radius of the iteration over all eigenvalues of
-$H(0)$, ``villani.quadratic_rate``) is reported beside each. The measured per-step rate
-$\rho$ is the least-squares log-slope of $\|r_t\|/\|r_0\|$ over $10^{-9} < $ ratio $< 10^{-2}$
-(``villani.fit_rate``); $\log(1-\rho)$ is regressed on $\log\kappa$ (``villani.fit_slope``):
-slope $\approx -1$ for GD and $\approx -1/2$ for NAG and heavy-ball.
+**The prediction of each slope** is the *exact* theory's: the spectral radius $\rho_{\rm exact}$
+of each method's linear iteration over all eigenvalues of $H(0)$ (``villani.quadratic_rate``)
+at each problem, and the slope of $\log(1 - \rho_{\rm exact})$ on $\log\kappa_0$ over the same
+problems. Finite-$\kappa$ curvature (heavy-ball's $1 - \rho = 2/(\sqrt\kappa + 1)$ bends away
+from $\kappa^{-1/2}$ at small $\kappa$) is then in the prediction, not in the tolerance; the
+asymptotic $-1$ and $-1/2$ are written beside it. Rule, fixed in advance: the measured
+slope within $\pm 0.1$ of the exact theory's.
 
-Counter-examples: NAG with a fixed $\beta = 0.5$ (not scaled with $\kappa$) has a GD-like
-slope, so its "accelerated" verdict must come out False; NAG with $\beta = 0.999$ at
-$\eta = 1/\lambda_{\max}$ is slower than GD; a *narrow* net ($m = 16$, labels $\|y\| = 10$)
-where the activation patterns move, $H$ drifts, and GD's rate detaches from $\kappa(H(0))$
-(it follows $\lambda_{\min}(H_{\text{end}})$ instead), so "$(1-\rho)\kappa_0 \approx 1$"
-must come out False there.
+**The measured rate** $\rho$ is the least-squares log-slope of $\|r_t\|/\|r_0\|$
+(:func:`villani.fit_slope`) from the first step where the ratio is $\le 10^{-2}$ (or the
+run's second half, if that comes first: a GD run at $\kappa = 10^5$ never gets there) down
+to the last where it is $\ge 10^{-10}$ (below, float64 round-off of the residual).
+
+**Controls** (the same fit, the same rule): NAG's and heavy-ball's slope rules applied to
+NAG and heavy-ball with a fixed $\beta = 0.5$ (GD-like slopes); GD's rule applied to NAG.
+"The rates are the exact theory's (×1.5)" and "$\kappa_{\rm end}/\kappa_0 \le 1.2$" are
+controlled by the narrowest net of the width sweep.
+
+**Width sweep at realistic labels** ($\|y\| = 4 = \sqrt n$, so $|y_i| \sim 1$; $\theta = 0.3$):
+GD, NAG and NAG with $\beta = 0.5$ at $m = 16 \dots 1024$ (quick). Claim: acceleration
+persists at every width, $(1-\rho_{\rm NAG})/(1-\rho_{\rm GD}) \ge \sqrt{\kappa_0}/3$ (lazy
+theory: $\approx\sqrt\kappa$), controlled by NAG with $\beta = 0.5$ (ratio about 2). Reported:
+where the activation patterns move ($\kappa_{\rm end}/\kappa_0 > 1.2$) and the width from which
+the lazy prediction holds (a weight moves by about $\|y\|/(\sqrt m\,\lambda_{\min})$, so that
+width grows like $(\|y\|/\lambda_{\min})^2$ and may lie beyond the quick widths).
+
+Counter-examples: NAG with a fixed $\beta = 0.5$ does not have NAG's slope; NAG with
+$\beta = 0.999$ at $\eta = 1/\lambda_{\max}$ is slower than GD; on the narrowest sweep net
+the activation patterns move, $H$ drifts, and GD's rate detaches from $\kappa(H(0))$.
 
 Runs: one :func:`villani.train` call per optimiser, vmapped over all problems (seeds x
 angles) with the step sizes and momenta traced: ``optim.gd`` for GD, ``optim.nesterov``
 for NAG and both NAG counter-examples (one call, an inner vmap over the three
-$(\eta, \beta)$ pairs), ``optim.heavy_ball``; step sizes and momenta from
+$(\eta, \beta)$ pairs), ``optim.heavy_ball`` for heavy-ball and its $\beta = 0.5$ control;
+step sizes and momenta from
 ``optim.gd_lr``, ``optim.nag_momentum``, ``optim.heavy_ball_params`` on the measured
 $H(0)$ spectrum. The residual norm is read off the recorded loss: $L = \frac1n\sum_i
 \frac12 r_i^2$, so $\|r_t\| = \sqrt{2nL_t}$.
@@ -56,10 +79,10 @@ docstring). In the lazy regime both are linear images of the same two-step recur
 $V_t - W^* = (1+\beta)(W_t - W^*) - \beta(W_{t-1} - W^*)$, so both decay like $|z|^t$ with
 $|z|$ the recursion's spectral radius: the fitted rate is the same. The test
 ``test_nag_rate_same_on_w_iterate`` checks it against an independent scan of the paper's
-$W_t$ recursion (on the hardest QUICK problem $1-\rho$ agrees to 4e-6 relative; tolerance
-1e-3). $H_{\text{end}}$ is taken at the paper's $W_T$ (``optim.nesterov_w``).
+$W_t$ recursion (tolerance 1e-3 on $1-\rho$). $H_{\text{end}}$ is taken at the paper's
+$W_T$ (``optim.nesterov_w``).
 
-Needs float64 (ratios down to 1e-9).
+Needs float64 (ratios down to 1e-10).
 """
 
 from __future__ import annotations
@@ -123,10 +146,10 @@ class Config:
     thetas: tuple[float, ...] = (0.3, 0.1, 0.02, 0.005)
     seeds: int = 2
     steps: int = 4000
-    label_scale: float = 1e-3
+    label_scale: float = 1e-6
     window: tuple[float, float] = (1e-10, 1e-2)
     sweep_widths: tuple[int, ...] = (16, 64, 256, 1024)
-    sweep_theta: float = 0.03
+    sweep_theta: float = 0.3
     sweep_label_scale: float = 4.0
     sweep_seeds: int = 2
     sweep_steps: int = 3000
@@ -352,7 +375,7 @@ def run(config: Config = QUICK, key: jax.Array | None = None) -> Result:
                          ("eta_sum_loss", eta[p, j]), ("beta", beta[p, j]), ("kappa0", kappa0[p]),
                          ("kappa_inf", kappa_inf[p]), ("kappa_end", kappa_end[p, j]),
                          ("drift_flag", drift[p, j] > DRIFT_FLAG), ("rho", rho[p, j]),
-                         ("rho_derived", derived[p, j]), ("rho_exact", exact[p, j]),
+                         ("rho_derived", derived[p, j]), ("rho_exact", 1 - exact[p, j]),
                          ("fit_points", n_pts[p, j]), ("final_ratio", ratio[p, j, -1])):
                 tab[k].append(v)
     for d in sw:
@@ -365,7 +388,7 @@ def run(config: Config = QUICK, key: jax.Array | None = None) -> Result:
                              ("beta", d["beta"][p, j]), ("kappa0", k0s[p]), ("kappa_inf", np.nan),
                              ("kappa_end", kes[p, j]), ("drift_flag", kes[p, j] / k0s[p] > DRIFT_FLAG),
                              ("rho", d["rho"][p, j]), ("rho_derived", _derived(k0s)[p, j]),
-                             ("rho_exact", d["exact"][p, j]), ("fit_points", d["n_pts"][p, j]),
+                             ("rho_exact", 1 - d["exact"][p, j]), ("fit_points", d["n_pts"][p, j]),
                              ("final_ratio", d["final_ratio"][p, j])):
                     tab[k].append(v)
     table = {k: np.asarray(v) for k, v in tab.items()}
@@ -473,17 +496,18 @@ def _verdicts(kappa0, rho, derived, exact, n_pts, drift, sw, c):
     first = next((d["width"] for d, ok in zip(sw, lazy_ok) if ok and all(lazy_ok[sw.index(d):])), None)
     sweep_txt = "; ".join(f"m={d['width']}: |log(1−ρ)/(1−ρ_exact)| ≤ {s_:.3g}, κ_end/κ0 ≤ {d_:.3g}"
                           for d, s_, d_ in zip(sw, scores, drifts))
-    rule = Rule(hi=math.log(EXACT_FACTOR), units="|log ratio|")
-    vs.append(rule.verdict(
-        f"[derived] at realistic labels (‖y‖ = {c.sweep_label_scale:g}) the lazy prediction holds once "
-        f"the net is wide: at m = {wide['width']} GD's and NAG's rates are the exact theory's on H(0)",
-        scores[-1], measured=sweep_txt + f"; lazy from m = {first}" if first else sweep_txt + "; never lazy",
-        predicted=f"within ×{EXACT_FACTOR} (and κ_end/κ0 ≤ {DRIFT_FLAG}) at the widest width",
-        control=rule.control(f"the narrowest width m = {narrow['width']} (activation patterns move)",
-                             scores[0],
-                             measured=f"|log ratio| ≤ {scores[0]:.3g}, κ_end/κ0 ≤ {drifts[0]:.3g}"),
+    # where the lazy regime starts is a measurement, not a claim of the paper (its width
+    # condition is asymptotic): reported, not decided
+    vs.append(Verdict(
+        claim=f"[derived] at realistic labels (‖y‖ = {c.sweep_label_scale:g}) the lazy prediction "
+              "(rates of the exact theory on H(0), κ_end/κ0 ≤ 1.2) holds from some width on",
+        measured=sweep_txt + (f"; lazy from m = {first}" if first else
+                              f"; not lazy at any width up to {wide['width']}"),
+        predicted=f"within ×{EXACT_FACTOR} of the exact theory and κ_end/κ0 ≤ {DRIFT_FLAG} once wide enough",
+        holds=first is not None, role="descriptive",
         detail=f"θ = {c.sweep_theta}, {c.sweep_seeds} seeds, {c.sweep_steps} steps, widths {c.sweep_widths}; "
-               f"the smallest width from which every wider one is lazy is {first}"))
+               "a weight moves by about ‖y‖/(√m λmin(H)) at these labels, so the lazy width grows "
+               "like (‖y‖/λmin)^2"))
     # acceleration persists at realistic labels, at every width where both converge
     rule = Rule(lo=ACCEL, units="× √κ0")
 
