@@ -5,19 +5,24 @@ NAG drives the training error to zero at rate $1 - \Theta(1/\sqrt\kappa)$ while 
 $1 - \Theta(1/\kappa)$, with $\kappa > 1$ set by the initialisation and architecture;
 heavy-ball behaves like NAG.
 
-Setting (villani's choice, Du et al. 2019; PAPERS.md 004): $f(x) = \frac1{\sqrt m}\sum_r
+Setting (villani's choice, Du et al. 2019): $f(x) = \frac1{\sqrt m}\sum_r
 a_r\,\mathrm{relu}(w_r\cdot x)$ with $a_r = \pm1$ fixed and paired (``nets.ntk_symmetric``,
-so $u(0) = 0$), $w_r \sim N(0, I)$, $n = d$ unit inputs, only $W$ trained, labels normalised
-then multiplied by ``label_scale`` (1e-3) so the activation patterns barely move. The
-paper's loss is $\Phi(W) = \frac12\sum_i (f_i - y_i)^2$; villani's :class:`~villani.Objective`
-is the mean $L = \Phi/n$, so every step size below is multiplied by $n$ when applied to
-$\nabla L$ ($\eta_{\text{villani}} = n\,\eta$).
+so $u(0) = 0$), $w_r \sim N(0, I)$, $n = d$ unit inputs, only $W$ trained. In the lazy runs
+the labels are normalised then multiplied by ``label_scale`` ($10^{-5}$): the weights then
+move so little that no unit's activation pattern flips, even for the nearly parallel pair
+below (at $10^{-3}$ one unit whose hyperplane passes between $x_1$ and $x_n$ flipped and
+$\kappa(H)$ grew 800-fold). The paper's loss is $\Phi(W) = \frac12\sum_i (f_i - y_i)^2$;
+villani's :class:`~villani.Objective` is the mean $L = \Phi/n$, so every step size below is
+multiplied by $n$ when applied to $\nabla L$ ($\eta_{\text{villani}} = n\,\eta$).
 
 One knob sets $\kappa$: $x_n \leftarrow \cos\theta\,x_1 + \sin\theta\,v$ with $v \perp x_1$
-a unit vector, so $\lambda_{\min}(H) \approx \theta/2\pi$. $\kappa$ is always the *measured*
-condition number of the empirical Gram $H(0) = J J^\top$ (``villani.ntk``); $\kappa(H^\infty)$
-(``villani.ntk_infinite``) and $\kappa(H_{\text{end}})$ are reported for every run, and runs
-with $\kappa_{\text{end}}/\kappa_0 > 1.2$ are flagged.
+a unit vector, so $\lambda_{\min}(H^\infty) \approx \theta/2\pi$; at a finite width, once no
+unit separates the pair ($m\theta/\pi < 1$), $\lambda_{\min}(H(0)) \propto \theta^2$ and
+$\kappa$ jumps. $\kappa$ is always the *measured* condition number of the empirical Gram
+$H(0) = J J^\top$ (``villani.ntk``); $\kappa(H^\infty)$ (``villani.ntk_infinite``) and
+$\kappa(H_{\text{end}})$ are reported for every run, and runs with
+$\kappa_{\text{end}}/\kappa_0 > 1.2$ are flagged. Quick mode spans more than 2.5 decades of
+$\kappa_0$ (about 20 to $3\cdot10^5$ at $m = 256$), full mode more than 4.
 
 Derivation [derived] (villani's, not the paper's constants): in the lazy regime the residual
 $r_t = u_t - y$ obeys $r_{t+1} \approx (I - \eta H) r_t$, so quadratic theory applies:
@@ -29,23 +34,42 @@ $r_t = u_t - y$ obeys $r_{t+1} \approx (I - \eta H) r_t$, so quadratic theory ap
   $\eta = 4/(\sqrt{\lambda_{\max}} + \sqrt{\lambda_{\min}})^2$,
   $\beta = ((\sqrt\kappa-1)/(\sqrt\kappa+1))^2$: $\rho = (\sqrt\kappa - 1)/(\sqrt\kappa + 1)$.
 
-The exact linear-theory rate (spectral radius of the iteration over all eigenvalues of
-$H(0)$, ``villani.quadratic_rate``) is reported beside each. The measured per-step rate
-$\rho$ is the least-squares log-slope of $\|r_t\|/\|r_0\|$ over $10^{-9} < $ ratio $< 10^{-2}$
-(``villani.fit_rate``); $\log(1-\rho)$ is regressed on $\log\kappa$ (``villani.fit_slope``):
-slope $\approx -1$ for GD and $\approx -1/2$ for NAG and heavy-ball.
+**The prediction of each slope** is the *exact* theory's: the spectral radius $\rho_{\rm exact}$
+of each method's linear iteration over all eigenvalues of $H(0)$ (``villani.quadratic_rate``)
+at each problem, and the slope of $\log(1 - \rho_{\rm exact})$ on $\log\kappa_0$ over the same
+problems. Finite-$\kappa$ curvature (heavy-ball's $1 - \rho = 2/(\sqrt\kappa + 1)$ bends away
+from $\kappa^{-1/2}$ at small $\kappa$) is then in the prediction, not in the tolerance; the
+asymptotic $-1$ and $-1/2$ are written beside it. Rule, fixed in advance: the measured
+slope within $\pm 0.1$ of the exact theory's.
 
-Counter-examples: NAG with a fixed $\beta = 0.5$ (not scaled with $\kappa$) has a GD-like
-slope, so its "accelerated" verdict must come out False; NAG with $\beta = 0.999$ at
-$\eta = 1/\lambda_{\max}$ is slower than GD; a *narrow* net ($m = 16$, labels $\|y\| = 10$)
-where the activation patterns move, $H$ drifts, and GD's rate detaches from $\kappa(H(0))$
-(it follows $\lambda_{\min}(H_{\text{end}})$ instead), so "$(1-\rho)\kappa_0 \approx 1$"
-must come out False there.
+**The measured rate** $\rho$ is the least-squares log-slope of $\|r_t\|/\|r_0\|$
+(:func:`villani.fit_slope`) from the first step where the ratio is $\le 10^{-2}$ (or the
+run's second half, if that comes first: a GD run at $\kappa = 10^5$ never gets there) down
+to the last where it is $\ge 10^{-8}$: below, float64 round-off takes over (the paired
+units cancel in $f$ to about $10^{-15}$ absolute, against labels of $10^{-5}$).
+
+**Controls** (the same fit, the same rule): NAG's and heavy-ball's slope rules applied to
+NAG and heavy-ball with a fixed $\beta = 0.5$ (GD-like slopes); GD's rule applied to NAG.
+"The rates are the exact theory's (×1.5)" and "$\kappa_{\rm end}/\kappa_0 \le 1.2$" are
+controlled by the narrowest net of the width sweep.
+
+**Width sweep at realistic labels** ($\|y\| = 4 = \sqrt n$, so $|y_i| \sim 1$; $\theta = 0.3$):
+GD, NAG and NAG with $\beta = 0.5$ at $m = 16 \dots 1024$ (quick). Claim: acceleration
+persists at every width, $(1-\rho_{\rm NAG})/(1-\rho_{\rm GD}) \ge \sqrt{\kappa_0}/3$ (lazy
+theory: $\approx\sqrt\kappa$), controlled by NAG with $\beta = 0.5$ (ratio about 2). Reported:
+where the activation patterns move ($\kappa_{\rm end}/\kappa_0 > 1.2$) and the width from which
+the lazy prediction holds (a weight moves by about $\|y\|/(\sqrt m\,\lambda_{\min})$, so that
+width grows like $(\|y\|/\lambda_{\min})^2$ and may lie beyond the quick widths).
+
+Counter-examples: NAG with a fixed $\beta = 0.5$ does not have NAG's slope; NAG with
+$\beta = 0.999$ at $\eta = 1/\lambda_{\max}$ is slower than GD; on the narrowest sweep net
+the activation patterns move, $H$ drifts, and GD's rate detaches from $\kappa(H(0))$.
 
 Runs: one :func:`villani.train` call per optimiser, vmapped over all problems (seeds x
 angles) with the step sizes and momenta traced: ``optim.gd`` for GD, ``optim.nesterov``
 for NAG and both NAG counter-examples (one call, an inner vmap over the three
-$(\eta, \beta)$ pairs), ``optim.heavy_ball``; step sizes and momenta from
+$(\eta, \beta)$ pairs), ``optim.heavy_ball`` for heavy-ball and its $\beta = 0.5$ control;
+step sizes and momenta from
 ``optim.gd_lr``, ``optim.nag_momentum``, ``optim.heavy_ball_params`` on the measured
 $H(0)$ spectrum. The residual norm is read off the recorded loss: $L = \frac1n\sum_i
 \frac12 r_i^2$, so $\|r_t\| = \sqrt{2nL_t}$.
@@ -56,10 +80,10 @@ docstring). In the lazy regime both are linear images of the same two-step recur
 $V_t - W^* = (1+\beta)(W_t - W^*) - \beta(W_{t-1} - W^*)$, so both decay like $|z|^t$ with
 $|z|$ the recursion's spectral radius: the fitted rate is the same. The test
 ``test_nag_rate_same_on_w_iterate`` checks it against an independent scan of the paper's
-$W_t$ recursion (on the hardest QUICK problem $1-\rho$ agrees to 4e-6 relative; tolerance
-1e-3). $H_{\text{end}}$ is taken at the paper's $W_T$ (``optim.nesterov_w``).
+$W_t$ recursion (tolerance 1e-3 on $1-\rho$). $H_{\text{end}}$ is taken at the paper's
+$W_T$ (``optim.nesterov_w``).
 
-Needs float64 (ratios down to 1e-9).
+Needs float64 (ratios down to 1e-8).
 """
 
 from __future__ import annotations
@@ -77,25 +101,27 @@ import numpy as np
 import villani
 from villani import nets, optim, plots
 from villani.data import Dataset, unit_sphere
-from villani.experiments.result import Paper, Result, Verdict
+from villani.experiments.result import Paper, Result, Rule, Verdict
 from villani.losses import Objective
 
 __all__ = ["Config", "FULL", "PAPER", "QUICK", "run"]
 
-# "nag_beta0.5" and "nag_beta0.999" are the counter-examples.
-METHODS = ("gd", "nag", "heavy_ball", "nag_beta0.5", "nag_beta0.999")
-_KINDS = ("gd", "nag", "heavy_ball", "nag", "nag")  # quadratic_rate's name for each method
+# "nag_beta0.5" and "nag_beta0.999" are the counter-examples; "nag_beta0.5" and
+# "heavy_ball_beta0.5" (momentum not scaled with kappa) are also the controls of the slopes
+METHODS = ("gd", "nag", "heavy_ball", "nag_beta0.5", "nag_beta0.999", "heavy_ball_beta0.5")
+_KINDS = ("gd", "nag", "heavy_ball", "nag", "nag", "heavy_ball")  # quadratic_rate's names
 # one vmapped ``train`` call per optimiser; the columns of METHODS each one runs
 _OPTIMISERS = {"gd": lambda lr, beta: optim.gd(lr), "nesterov": optim.nesterov,
                "heavy_ball": optim.heavy_ball}
-_GROUPS = (("gd", (0,)), ("nesterov", (1, 3, 4)), ("heavy_ball", (2,)))
+_GROUPS = (("gd", (0,)), ("nesterov", (1, 3, 4)), ("heavy_ball", (2, 5)))
+# the width sweep at unit labels runs GD and NAG (with its beta = 0.5 control)
+_SWEEP_GROUPS = (("gd", (0,)), ("nesterov", (1, 3)))
 
-# Tolerances stated before measuring (PAPERS.md 004 asks for "a stated factor").
-SLOPE_TOL = 0.2  # |slope - predicted| <= 0.2 counts as "≈"
-RATE_FACTOR = 2.0  # (1 - rho_measured)/(1 - rho_derived) within [1/2, 2]
-# against the exact spectral radius over all eigenvalues of H(0); looser than it looks
-# needed because inside a finite window the slowest mode may carry little of r_0
-EXACT_FACTOR = 1.5
+# Rules stated before measuring.
+SLOPE_TOL = 0.1  # |slope - the exact theory's slope over the same kappa range| <= 0.1
+RATE_FACTOR = 2.0  # (1 - rho_measured)/(1 - rho_derived) within [1/2, 2] (reported)
+EXACT_FACTOR = 1.5  # (1 - rho_measured)/(1 - rho_exact) within [1/1.5, 1.5]
+ACCEL = 1.0 / 3.0  # acceleration persists: (1 - rho_NAG)/(1 - rho_GD) >= sqrt(kappa0)/3
 DRIFT_FLAG = 1.2  # kappa_end / kappa0 above this flags a run
 SINGULAR = 1e-10  # lambda_min(H(0)) / lambda_max below this: H(0) singular (narrow net)
 
@@ -106,32 +132,33 @@ class Config:
 
     Attributes:
         n: samples (= input dimension d).
-        width: hidden units m (even; paired init).
+        width: hidden units m of the lazy-regime runs (even; paired init).
         thetas: the angles between x_1 and x_n (the kappa knob).
         seeds: independent data/initialisation draws per angle.
         steps: iterations of every method.
         label_scale: labels are normalised to unit norm then multiplied by this.
-        window: the ratio window of the rate fit.
-        narrow_width, narrow_label_scale, narrow_seeds, narrow_theta: the narrow-net
-            counter-example (GD only, one angle).
+        window: the ratio band of the rate fit (see ``_rates``).
+        sweep_widths, sweep_theta, sweep_label_scale, sweep_seeds, sweep_steps: the width
+            sweep at realistic labels (norm sqrt(n): |y_i| of order 1), GD and NAG.
     """
 
     n: int = 16
-    width: int = 1024
-    thetas: tuple[float, ...] = (0.3, 0.1, 0.03)
+    width: int = 256
+    thetas: tuple[float, ...] = (0.3, 0.1, 0.02, 0.005)
     seeds: int = 2
-    steps: int = 2500
-    label_scale: float = 1e-3
-    window: tuple[float, float] = (1e-9, 1e-2)
-    narrow_width: int = 16
-    narrow_label_scale: float = 10.0
-    narrow_seeds: int = 8
-    narrow_theta: float = 0.3
+    steps: int = 4000
+    label_scale: float = 1e-5
+    window: tuple[float, float] = (1e-8, 1e-2)
+    sweep_widths: tuple[int, ...] = (16, 64, 256, 1024)
+    sweep_theta: float = 0.3
+    sweep_label_scale: float = 4.0
+    sweep_seeds: int = 2
+    sweep_steps: int = 3000
 
 
 QUICK = Config()
-FULL = Config(width=16384, thetas=(0.3, 0.1, 0.03, 0.01, 0.003), seeds=8, steps=60_000,
-              narrow_seeds=32)
+FULL = Config(width=4096, thetas=(0.3, 0.1, 0.03, 0.01, 0.003, 0.001, 0.0003), seeds=8, steps=60_000,
+              sweep_widths=(16, 64, 256, 1024, 4096, 16384), sweep_seeds=8, sweep_steps=20_000)
 
 
 def _problem(key, n: int, theta, label_scale: float) -> Dataset:
@@ -156,17 +183,13 @@ def _setup(net, n, label_scale, dkeys, wkeys, thetas):
     return data, w0, ev0, jnp.linalg.eigvalsh(h_inf)
 
 
-def _problems(c: Config, key, *, narrow: bool = False):
-    """The (seed, angle) problems of ``run``: net, data, W_0, spectra of H(0) and H^inf.
-
-    ``narrow=True`` gives the narrow-net counter-example's problems instead.
-    """
-    if narrow:
-        width, label_scale, seeds, thetas = c.narrow_width, c.narrow_label_scale, c.narrow_seeds, \
-            np.array([c.narrow_theta])
-        key = jax.random.fold_in(key, 1)
-    else:
-        width, label_scale, seeds, thetas = c.width, c.label_scale, c.seeds, np.asarray(c.thetas, float)
+def _problems(c: Config, key, *, width=None, label_scale=None, seeds=None, thetas=None):
+    """The (seed, angle) problems: net, data, W_0, spectra of H(0) and H^inf, seed and angle
+    of each problem (defaults: the lazy-regime runs of ``c``)."""
+    width = c.width if width is None else width
+    label_scale = c.label_scale if label_scale is None else label_scale
+    seeds = c.seeds if seeds is None else seeds
+    thetas = np.asarray(c.thetas if thetas is None else thetas, float)
     net = nets.two_layer(width, "relu", train_outer=False, init=nets.ntk_symmetric())
     kd, kw = jax.random.split(key)
     seed_idx = np.repeat(np.arange(seeds), len(thetas))
@@ -189,7 +212,7 @@ def _hyper(lmin, lmax):
     for mu, lip in zip(lmin.tolist(), lmax.tolist(), strict=True):
         lr = optim.gd_lr(lip)
         rows.append([(lr, 0.0), (lr, optim.nag_momentum(mu, lip)), optim.heavy_ball_params(mu, lip),
-                     (lr, 0.5), (lr, 0.999)])
+                     (lr, 0.5), (lr, 0.999), (lr, 0.5)])
     a = np.asarray(rows)  # (P, M, 2)
     return a[..., 0], a[..., 1]
 
@@ -224,37 +247,63 @@ def _exact_rate(kind, eigenvalues, lr, momentum):
 def _derived(kappa):
     """The [derived] asymptotic rates per method (GD, NAG, HB, NAG b=0.5, NAG b=0.999)."""
     sk = np.sqrt(kappa)
-    return np.stack([1 - 1 / kappa, 1 - 1 / sk, (sk - 1) / (sk + 1),
-                     np.full_like(kappa, np.nan), np.full_like(kappa, np.nan)], -1)
-
-
-@functools.partial(jax.jit, static_argnums=1)
-def _fit(ratio, window):
-    return villani.fit_rate(ratio, steps=jnp.arange(ratio.shape[-1]), window="auto",
-                            auto_bounds=window)
+    nan = np.full_like(kappa, np.nan)
+    return np.stack([1 - 1 / kappa, 1 - 1 / sk, (sk - 1) / (sk + 1), nan, nan, nan], -1)
 
 
 def _rates(ratio, window):
-    """Fitted per-step contraction rho and fit points of every run (leading axes kept)."""
-    fit = _fit(jnp.asarray(ratio.reshape(-1, ratio.shape[-1])), window)
+    r"""Per-step contraction $\rho$ of every run (leading axes kept) and the fit's points.
+
+    The rule, fixed in advance: least squares of $\log(\|r_t\|/\|r_0\|)$ on $t$
+    (:func:`villani.fit_slope`) from the first step where the ratio is $\le$
+    ``window[1]`` (or the run's second half, whichever starts first: a slow run may never
+    get there) to the last where it is $\ge$ ``window[0]`` (below it float64 round-off of
+    the residual takes over).
+    """
     shape = ratio.shape[:-1]
-    return np.asarray(fit.contraction).reshape(shape), np.asarray(fit.n_points).reshape(shape)
+    q = ratio.reshape(-1, ratio.shape[-1])
+    steps = q.shape[-1] - 1
+    t = np.arange(steps + 1)
+    below = q <= window[1]
+    first = np.where(below.any(-1), np.argmax(below, -1), steps)
+    start = np.minimum(first, steps // 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mask = (t >= start[:, None]) & (q >= window[0]) & np.isfinite(q) & (q > 0)
+        logq = np.where(mask, np.log(np.where(q > 0, q, 1.0)), 0.0)
+    n_pts = mask.sum(-1)
+    ok = n_pts >= 3
+    rho = np.full(q.shape[0], np.nan)
+    if ok.any():
+        fit = villani.fit_slope(np.broadcast_to(t, q[ok].shape).astype(float), logq[ok], mask=mask[ok])
+        rho[ok] = np.exp(np.asarray(fit.slope))
+    return rho.reshape(shape), n_pts.reshape(shape)
 
 
-def _narrow(c: Config, key):
-    """The narrow-net counter-example: GD at eta = 1/lambda_max(H(0)) on m = narrow_width."""
-    net, data, w0, ev0, _, seed_idx, _ = _problems(c, key, narrow=True)
-    lmax = ev0[:, -1]
-    lr = c.n * np.array([[optim.gd_lr(v)] for v in lmax.tolist()])
-    r, diverged, ev_end = (np.asarray(a)[:, 0] for a in _train(
-        net, "gd", c.steps, data, w0, jnp.asarray(lr), jnp.zeros_like(jnp.asarray(lr))))
-    ratio = r / r[:, :1]
-    rho, n_pts = _rates(ratio, c.window)
-    rho = np.where((n_pts >= 3) & ~diverged, rho, np.nan)
-    exact = np.asarray(_exact_rate("gd", jnp.asarray(ev0), jnp.asarray(lr[:, 0] / c.n),
-                                   jnp.zeros(len(lmax))))
-    return {"seed": seed_idx, "ev0": ev0, "ev_end": ev_end, "rho": rho, "n_pts": n_pts,
-            "eta": lr[:, 0] / c.n, "exact": exact, "final_ratio": ratio[:, -1]}
+def _run_methods(c, net, data, w0, ev0, groups, steps):
+    """Every method of ``groups`` on every problem: residual ratios (P, M, steps + 1),
+    divergence flags, H's spectrum at the end, (eta, beta) on the paper's sum loss."""
+    eta, beta = _hyper(np.maximum(ev0[:, 0], SINGULAR * ev0[:, -1]), ev0[:, -1])
+    lr = c.n * eta  # villani's Objective is the mean loss Phi/n: the paper's eta is n*eta on L
+    n_p = ev0.shape[0]
+    r = np.full((n_p, len(METHODS), steps + 1), np.nan)
+    diverged = np.zeros((n_p, len(METHODS)), bool)
+    ev_end = np.full((n_p, len(METHODS), c.n), np.nan)
+    for optimiser, cols in groups:
+        cols = list(cols)
+        out = _train(net, optimiser, steps, data, w0, jnp.asarray(lr[:, cols]), jnp.asarray(beta[:, cols]))
+        r[:, cols], diverged[:, cols], ev_end[:, cols] = (np.asarray(a) for a in out)
+    with np.errstate(all="ignore"):
+        ratio = r / r[..., :1]
+    ratio = np.where(diverged[..., None], np.nan, ratio)
+    return ratio, diverged, ev_end, eta, beta
+
+
+def _exact(ev0, eta, beta):
+    """1 - rho_exact per problem and method: the spectral radius of each method's linear
+    iteration over all eigenvalues of H(0) (``villani.quadratic_rate``)."""
+    return np.stack([np.asarray(_exact_rate(kind, jnp.asarray(ev0), jnp.asarray(eta[:, j]),
+                                            jnp.asarray(beta[:, j])))
+                     for j, kind in enumerate(_KINDS)], -1)
 
 
 def run(config: Config = QUICK, key: jax.Array | None = None) -> Result:
@@ -279,186 +328,284 @@ def run(config: Config = QUICK, key: jax.Array | None = None) -> Result:
     key = jax.random.key(0) if key is None else key
     c = config
 
-    t_setup = time.perf_counter()
+    t_main = time.perf_counter()
     net, data, w0, ev0, ev_inf, seed_idx, theta_p = _problems(c, key)  # ev: (P, n) ascending
     n_p = len(theta_p)
-    lmin, lmax = ev0[:, 0], ev0[:, -1]
     kappa0, kappa_inf = _kappa(ev0), _kappa(ev_inf)
     if not np.all(np.isfinite(kappa0)):
         raise RuntimeError("paper 004: a problem has a singular H(0) (a sample activates no unit); "
                            "raise width")
-    eta, beta = _hyper(lmin, lmax)
-    # villani's Objective is the mean loss Phi/n: its gradient is grad(Phi)/n, so the
-    # paper's step eta on Phi is the step n*eta on L.
-    lr = c.n * eta
-    t_setup = time.perf_counter() - t_setup
-
-    t_train = time.perf_counter()
-    n_m = len(METHODS)
-    r = np.empty((n_p, n_m, c.steps + 1))
-    diverged = np.empty((n_p, n_m), bool)
-    ev_end = np.empty((n_p, n_m, c.n))
-    for optimiser, cols in _GROUPS:
-        cols = list(cols)
-        out = _train(net, optimiser, c.steps, data, w0, jnp.asarray(lr[:, cols]),
-                     jnp.asarray(beta[:, cols]))
-        r[:, cols], diverged[:, cols], ev_end[:, cols] = (np.asarray(a) for a in out)
-    t_train = time.perf_counter() - t_train
+    ratio, diverged, ev_end, eta, beta = _run_methods(c, net, data, w0, ev0, _GROUPS, c.steps)
     if diverged.any():
         p, j = np.argwhere(diverged)[0]
         raise FloatingPointError(f"paper 004: {METHODS[j]} diverged on problem theta={theta_p[p]}, "
                                  f"seed {seed_idx[p]} (eta={eta[p, j]:.3g}, beta={beta[p, j]:.3g})")
-    ratio = r / r[..., :1]
     kappa_end = _kappa(ev_end)
     drift = kappa_end / kappa0[:, None]
-
     rho, n_pts = _rates(ratio, c.window)
     if np.any(n_pts < 3):
         raise RuntimeError(f"paper 004: a run has < 3 points in the fit window {c.window}; raise steps")
     derived = _derived(kappa0)
-    exact = np.stack([np.asarray(_exact_rate(kind, jnp.asarray(ev0), jnp.asarray(eta[:, j]),
-                                             jnp.asarray(beta[:, j])))
-                      for j, kind in enumerate(_KINDS)], -1)
+    exact = 1 - _exact(ev0, eta, beta)
+    t_main = time.perf_counter() - t_main
 
-    t_narrow = time.perf_counter()
-    nar = _narrow(c, key)
-    t_narrow = time.perf_counter() - t_narrow
-    k0n, kendn = _kappa(nar["ev0"]), _kappa(nar["ev_end"])
-    n_n = len(k0n)
+    t_sweep = time.perf_counter()
+    sw = []
+    for m in c.sweep_widths:
+        s_net, s_data, s_w0, s_ev0, _, s_seed, _ = _problems(
+            c, jax.random.fold_in(key, 1), width=m, label_scale=c.sweep_label_scale,
+            seeds=c.sweep_seeds, thetas=(c.sweep_theta,))
+        s_ratio, s_div, s_end, s_eta, s_beta = _run_methods(c, s_net, s_data, s_w0, s_ev0, _SWEEP_GROUPS,
+                                                           c.sweep_steps)
+        s_rho, s_pts = _rates(s_ratio, c.window)
+        s_rho = np.where(s_pts >= 3, s_rho, np.nan)
+        sw.append(dict(width=m, seed=s_seed, ev0=s_ev0, ev_end=s_end, rho=s_rho, n_pts=s_pts,
+                       diverged=s_div, exact=1 - _exact(s_ev0, s_eta, s_beta), eta=s_eta, beta=s_beta,
+                       final_ratio=s_ratio[..., -1]))
+    t_sweep = time.perf_counter() - t_sweep
 
-    def cat(main, narrow):
-        return np.concatenate([np.asarray(main).ravel(), np.asarray(narrow).ravel()])
+    n_m = len(METHODS)
+    cols = ([j for _, cc in _SWEEP_GROUPS for j in cc])
+    tab = {k: [] for k in ("experiment", "seed", "width", "label_norm", "theta", "method", "eta_sum_loss",
+                           "beta", "kappa0", "kappa_inf", "kappa_end", "drift_flag", "rho", "rho_derived",
+                           "rho_exact", "fit_points", "final_ratio")}
+    for p in range(n_p):
+        for j in range(n_m):
+            for k, v in (("experiment", "lazy"), ("seed", seed_idx[p]), ("width", c.width),
+                         ("label_norm", c.label_scale), ("theta", theta_p[p]), ("method", METHODS[j]),
+                         ("eta_sum_loss", eta[p, j]), ("beta", beta[p, j]), ("kappa0", kappa0[p]),
+                         ("kappa_inf", kappa_inf[p]), ("kappa_end", kappa_end[p, j]),
+                         ("drift_flag", drift[p, j] > DRIFT_FLAG), ("rho", rho[p, j]),
+                         ("rho_derived", derived[p, j]), ("rho_exact", 1 - exact[p, j]),
+                         ("fit_points", n_pts[p, j]), ("final_ratio", ratio[p, j, -1])):
+                tab[k].append(v)
+    for d in sw:
+        k0s, kes = _kappa(d["ev0"]), _kappa(d["ev_end"])
+        for p in range(len(d["seed"])):
+            for j in cols:
+                for k, v in (("experiment", "width sweep"), ("seed", d["seed"][p]), ("width", d["width"]),
+                             ("label_norm", c.sweep_label_scale), ("theta", c.sweep_theta),
+                             ("method", METHODS[j]), ("eta_sum_loss", d["eta"][p, j]),
+                             ("beta", d["beta"][p, j]), ("kappa0", k0s[p]), ("kappa_inf", np.nan),
+                             ("kappa_end", kes[p, j]), ("drift_flag", kes[p, j] / k0s[p] > DRIFT_FLAG),
+                             ("rho", d["rho"][p, j]), ("rho_derived", _derived(k0s)[p, j]),
+                             ("rho_exact", 1 - d["exact"][p, j]), ("fit_points", d["n_pts"][p, j]),
+                             ("final_ratio", d["final_ratio"][p, j])):
+                    tab[k].append(v)
+    table = {k: np.asarray(v) for k, v in tab.items()}
 
-    table = {
-        "seed": cat(np.repeat(seed_idx, n_m), nar["seed"]),
-        "width": cat(np.full(n_p * n_m, c.width), np.full(n_n, c.narrow_width)),
-        "label_norm": cat(np.full(n_p * n_m, c.label_scale), np.full(n_n, c.narrow_label_scale)),
-        "theta": cat(np.repeat(theta_p, n_m), np.full(n_n, c.narrow_theta)),
-        "method": cat(np.tile(np.array(METHODS), n_p), np.full(n_n, "gd")),
-        "eta_sum_loss": cat(eta, nar["eta"]),
-        "beta": cat(beta, np.zeros(n_n)),
-        "kappa0": cat(np.repeat(kappa0, n_m), k0n),
-        "kappa_inf": cat(np.repeat(kappa_inf, n_m), np.full(n_n, np.nan)),
-        "kappa_end": cat(kappa_end, kendn),
-        "drift_flag": cat(drift > DRIFT_FLAG, kendn / k0n > DRIFT_FLAG),
-        "rho": cat(rho, nar["rho"]),
-        "rho_derived": cat(derived, 1 - 1 / k0n),
-        "rho_exact": cat(exact, nar["exact"]),
-        "fit_points": cat(n_pts, nar["n_pts"]),
-        "final_ratio": cat(ratio[..., -1], nar["final_ratio"]),
-    }
-
-    verdicts, slopes = _verdicts(kappa0, rho, derived, exact, n_pts, drift, nar, c)
-    figures = _figures(kappa0, rho, ratio, theta_p, c)
+    verdicts, slopes = _verdicts(kappa0, rho, derived, exact, n_pts, drift, sw, c)
+    figures = _figures(kappa0, rho, exact, ratio, theta_p, sw, c)
     meta = {"config": dataclasses.asdict(c), "seconds": time.perf_counter() - t0,
-            "setup_seconds": t_setup, "train_seconds": t_train, "narrow_seconds": t_narrow,
+            "main_seconds": t_main, "sweep_seconds": t_sweep,
             "device": jax.devices()[0].platform,
             "loss_convention": "paper: Phi = 1/2 sum (f-y)^2; villani L = Phi/n; lr = n*eta",
             "nag_iterate": "rates fitted on the look-ahead V_t (optax's iterate); same asymptotic "
                            "rate as W_t; H_end at W_T",
+            "kappa_decades": float(np.log10(kappa0.max() / kappa0.min())),
             "slopes": slopes}
     return Result(paper="004", table=table, figures=figures, verdicts=verdicts, meta=meta)
 
 
-@jax.jit
-def _slopes(kappa, one_minus_rho):
-    """log(1 - rho) on log(kappa), one fit per method (rows), in one compiled call."""
-    k = jnp.broadcast_to(kappa, one_minus_rho.shape)
-    return villani.fit_slope(k, one_minus_rho, log=True, mask=one_minus_rho > 0)
+def _slope_fit(kappa, one_minus_rho):
+    """log(1 - rho) on log(kappa) for each column: (slope, CI) per column."""
+    y = np.asarray(one_minus_rho, float).T
+    ok = np.isfinite(y) & (y > 0)
+    out = [(math.nan, (math.nan, math.nan))] * y.shape[0]
+    rows = np.flatnonzero(ok.sum(-1) >= 3)  # a column with < 3 converging runs has no slope
+    if rows.size:
+        fits = villani.fit_slope(np.broadcast_to(kappa, y[rows].shape), np.where(ok[rows], y[rows], 1.0),
+                                 log=True, mask=ok[rows])
+        for i, j in enumerate(rows):
+            out[j] = (float(fits.slope[i]), (float(fits.ci[i, 0]), float(fits.ci[i, 1])))
+    return out
 
 
-def _verdicts(kappa0, rho, derived, exact, n_pts, drift, nar, c):
+def _lazy_score(rho, exact):
+    """max over runs of |log((1 - rho)/(1 - rho_exact))| (inf where a run diverged or stalled)."""
+    with np.errstate(all="ignore"):
+        q = np.abs(np.log((1 - rho) / exact))
+    return float(np.max(np.where(np.isfinite(q), q, np.inf)))
+
+
+def _verdicts(kappa0, rho, derived, exact, n_pts, drift, sw, c):
     vs: list[Verdict] = []
-    fits = _slopes(jnp.asarray(kappa0), jnp.asarray((1 - rho[:, :4]).T))
-    slopes: dict[str, Any] = {
-        name: (float(fits.slope[j]), (float(fits.ci[j, 0]), float(fits.ci[j, 1])))
-        for j, name in enumerate(METHODS[:4])}
+    meas = _slope_fit(kappa0, 1 - rho)
+    theory = _slope_fit(kappa0, exact)
+    slopes: dict[str, Any] = {name: {"measured": meas[j], "exact_theory": theory[j]}
+                              for j, name in enumerate(METHODS)}
     span = math.log10(kappa0.max() / kappa0.min())
-    detail = (f"n=d={c.n}, m={c.width}, {c.seeds} seeds x thetas {c.thetas}; kappa0 from "
-              f"{kappa0.min():.3g} to {kappa0.max():.3g} ({span:.2f} decades); 95% CI; "
-              f"'≈' means within {SLOPE_TOL} of the prediction")
-    for name, pred, tag in (("gd", -1.0, "GD rate 1 - Θ(1/κ)"), ("nag", -0.5, "NAG rate 1 - Θ(1/√κ)"),
-                            ("heavy_ball", -0.5, "heavy-ball rate 1 - Θ(1/√κ)")):
-        s, ci = slopes[name]
-        vs.append(Verdict(
-            claim=f"[paper] {tag}: slope of log(1-ρ) on log κ ≈ {pred}",
-            measured=f"slope {s:.3f}, CI [{ci[0]:.3f}, {ci[1]:.3f}]",
-            predicted=f"{pred}", holds=bool(abs(s - pred) <= SLOPE_TOL), detail=detail))
-    # each rate within a factor of its derived value and of the exact linear-theory radius
-    for j, name in enumerate(METHODS[:3]):
-        q = (1 - rho[:, j]) / (1 - derived[:, j])
-        e = (1 - rho[:, j]) / (1 - exact[:, j])
-        ok = bool(np.all((q >= 1 / RATE_FACTOR) & (q <= RATE_FACTOR))
-                  and np.all((e >= 1 / EXACT_FACTOR) & (e <= EXACT_FACTOR)))
-        vs.append(Verdict(
-            claim=f"[derived] {name}: measured rate matches the lazy-regime linear theory",
-            measured=(f"(1-ρ)/(1-ρ_derived) in [{q.min():.3f}, {q.max():.3f}]; "
-                      f"(1-ρ)/(1-ρ_exact) in [{e.min():.3f}, {e.max():.3f}]"),
-            predicted=f"within ×{RATE_FACTOR} of the asymptotic formula and ×{EXACT_FACTOR} "
-                      "of the exact spectral radius over all eigenvalues of H(0)",
-            holds=ok, detail=f"fit points per run: {int(n_pts[:, j].min())}–{int(n_pts[:, j].max())}"))
-    dmax = float(drift[:, :3].max())
-    vs.append(Verdict(
-        claim="[derived] lazy regime: H barely moves, so κ(H(0)) governs the rate",
-        measured=f"max κ_end/κ0 = {dmax:.3f} over GD/NAG/HB runs",
-        predicted=f"≤ {DRIFT_FLAG}", holds=bool(dmax <= DRIFT_FLAG),
+    detail = (f"n=d={c.n}, m={c.width}, labels × {c.label_scale:g}, {c.seeds} seeds x thetas {c.thetas}; "
+              f"κ0 from {kappa0.min():.3g} to {kappa0.max():.3g} ({span:.2f} decades); rule fixed in "
+              f"advance: |slope − exact theory's slope over the same κ0| ≤ {SLOPE_TOL}; 95% t-CI")
+
+    def slope_rule(j):
+        pred = theory[j][0]
+        return Rule(lo=pred - SLOPE_TOL, hi=pred + SLOPE_TOL, units="slope")
+
+    def slope_text(j):
+        s, ci = meas[j]
+        return f"slope {s:.3f}, CI [{ci[0]:.3f}, {ci[1]:.3f}]"
+
+    for j, name, asym, tag, ctrl_j, ctrl_case in (
+            (0, "gd", -1.0, "GD rate 1 − Θ(1/κ)", 1,
+             "NAG (momentum scaled with κ) through GD's rule"),
+            (1, "nag", -0.5, "NAG rate 1 − Θ(1/√κ)", 3, "NAG with a fixed β = 0.5"),
+            (2, "heavy_ball", -0.5, "heavy-ball rate 1 − Θ(1/√κ)", 5, "heavy-ball with a fixed β = 0.5")):
+        rule = slope_rule(j)
+        vs.append(rule.verdict(
+            f"[paper] {tag}: slope of log(1 − ρ) on log κ", meas[j][0],
+            err=(meas[j][1][1] - meas[j][1][0]) / 2, measured=slope_text(j),
+            predicted=f"{theory[j][0]:.3f} ± {SLOPE_TOL} (exact spectral-radius theory over the same κ0; "
+                      f"asymptotically {asym:g})",
+            control=rule.control(ctrl_case, meas[ctrl_j][0], measured=slope_text(ctrl_j)),
+            detail=detail))
+    # the measured rates equal the exact lazy-regime theory; control: the narrowest sweep width
+    narrow, wide = sw[0], sw[-1]
+    rule = Rule(hi=math.log(EXACT_FACTOR), units="|log ratio|")
+    score = _lazy_score(rho[:, :3], exact[:, :3])
+    cols = [0, 1]
+    narrow_score = _lazy_score(narrow["rho"][:, cols], narrow["exact"][:, cols])
+    q = (1 - rho[:, :3]) / (1 - derived[:, :3])
+    vs.append(rule.verdict(
+        "[derived] lazy regime: each method's measured rate is the exact linear theory's on H(0)",
+        score, measured=f"max over GD/NAG/HB runs of |log((1−ρ)/(1−ρ_exact))| = {score:.3g}; vs the "
+                        f"asymptotic formulas (1−ρ)/(1−ρ_derived) in [{q.min():.3f}, {q.max():.3f}]",
+        predicted=f"within ×{EXACT_FACTOR} of the spectral radius over all eigenvalues of H(0)",
+        control=rule.control(f"GD and NAG on the narrowest sweep net (m={narrow['width']}, "
+                             f"‖y‖={c.sweep_label_scale:g})", narrow_score,
+                             measured=f"max |log ratio| {narrow_score:.3g}"),
+        detail=f"fit points per run: {int(n_pts[:, :3].min())}–{int(n_pts[:, :3].max())}; rate window: "
+               f"from ratio {c.window[1]:g} (or the run's second half) down to {c.window[0]:g}"))
+    rule = Rule(hi=DRIFT_FLAG, units="κ_end/κ0")
+    dmax = float(np.max(drift[:, :3]))
+
+    def sweep_drift(d):
+        with np.errstate(all="ignore"):
+            v = _kappa(d["ev_end"][:, cols]) / _kappa(d["ev0"])[:, None]
+        return float(np.max(np.where(np.isfinite(v), v, np.inf)))
+    vs.append(rule.verdict(
+        "[derived] lazy regime: H barely moves, so κ(H(0)) governs the rate", dmax,
+        measured=f"max κ_end/κ0 = {dmax:.4f} over GD/NAG/HB runs", predicted=f"≤ {DRIFT_FLAG}",
+        control=rule.control(f"the narrowest sweep net (m={narrow['width']}, ‖y‖={c.sweep_label_scale:g})",
+                             sweep_drift(narrow), measured=f"max κ_end/κ0 = {sweep_drift(narrow):.3g}"),
         detail=f"labels normalised × {c.label_scale}; paired init, u(0) = 0"))
-    # counter-example 1: fixed beta = 0.5 is not accelerated
-    s, ci = slopes["nag_beta0.5"]
+    # width sweep at realistic labels: where the lazy prediction starts to hold
+    scores = [max(_lazy_score(d["rho"][:, cols], d["exact"][:, cols]), 0.0) for d in sw]
+    drifts = [sweep_drift(d) for d in sw]
+    lazy_ok = [s_ <= math.log(EXACT_FACTOR) and d_ <= DRIFT_FLAG for s_, d_ in zip(scores, drifts)]
+    first = next((d["width"] for d, ok in zip(sw, lazy_ok) if ok and all(lazy_ok[sw.index(d):])), None)
+    sweep_txt = "; ".join(f"m={d['width']}: |log(1−ρ)/(1−ρ_exact)| ≤ {s_:.3g}, κ_end/κ0 ≤ {d_:.3g}"
+                          for d, s_, d_ in zip(sw, scores, drifts))
+    # where the lazy regime starts is a measurement, not a claim of the paper (its width
+    # condition is asymptotic): reported, not decided
     vs.append(Verdict(
-        claim="[derived] counter-example: NAG with fixed β = 0.5 (not scaled with κ) is accelerated "
-              "(slope ≈ -1/2)",
-        measured=f"slope {s:.3f}, CI [{ci[0]:.3f}, {ci[1]:.3f}]",
-        predicted="GD-like slope ≈ -1 (β must grow with κ for acceleration)",
-        holds=bool(abs(s + 0.5) <= SLOPE_TOL), detail=detail, expected=False))
+        claim=f"[derived] at realistic labels (‖y‖ = {c.sweep_label_scale:g}) the lazy prediction "
+              "(rates of the exact theory on H(0), κ_end/κ0 ≤ 1.2) holds from some width on",
+        measured=sweep_txt + (f"; lazy from m = {first}" if first else
+                              f"; not lazy at any width up to {wide['width']}"),
+        predicted=f"within ×{EXACT_FACTOR} of the exact theory and κ_end/κ0 ≤ {DRIFT_FLAG} once wide enough",
+        holds=first is not None, role="descriptive",
+        detail=f"θ = {c.sweep_theta}, {c.sweep_seeds} seeds, {c.sweep_steps} steps, widths {c.sweep_widths}; "
+               "a weight moves by about ‖y‖/(√m λmin(H)) at these labels, so the lazy width grows "
+               "like (‖y‖/λmin)^2"))
+    # acceleration persists at realistic labels, at every width where both converge
+    rule = Rule(lo=ACCEL, units="× √κ0")
+
+    def accel(d, j):
+        with np.errstate(all="ignore"):
+            a = (1 - d["rho"][:, j]) / (1 - d["rho"][:, 0]) / np.sqrt(_kappa(d["ev0"]))
+        return float(np.min(np.where(np.isfinite(a), a, -np.inf)))
+    acc = [accel(d, 1) for d in sw]
+    vs.append(rule.verdict(
+        f"[paper] acceleration persists at realistic labels (‖y‖ = {c.sweep_label_scale:g}): "
+        "(1−ρ_NAG)/(1−ρ_GD) ≥ √κ0/3 at every width", min(acc),
+        measured="min over runs of (1−ρ_NAG)/((1−ρ_GD)√κ0): " + ", ".join(
+            f"m={d['width']}: {a:.3g}" for d, a in zip(sw, acc)),
+        predicted="(1−ρ_NAG)/(1−ρ_GD) ≈ √κ in the lazy regime; rule ≥ √κ0/3",
+        control=rule.control("NAG with a fixed β = 0.5 in place of NAG", min(accel(d, 3) for d in sw),
+                             measured=", ".join(f"m={d['width']}: {accel(d, 3):.3g}" for d in sw)),
+        detail="κ0 of each run's own H(0); a diverged or stalled run counts as −inf"))
+    # counter-example 1: fixed beta = 0.5 is not accelerated (NAG's rule, with NAG's prediction)
+    rule = slope_rule(1)
+    vs.append(rule.verdict(
+        "[derived] counter-example: NAG with fixed β = 0.5 (not scaled with κ) has NAG's slope",
+        meas[3][0], measured=slope_text(3),
+        predicted=f"GD-like slope (exact theory {theory[3][0]:.3f}): β must grow with κ for acceleration",
+        detail=detail, expected=False))
     # counter-example 2: beta = 0.999 at eta = 1/lambda_max is no faster than GD
-    q = (1 - rho[:, 4]) / (1 - rho[:, 0])
-    vs.append(Verdict(
-        claim="[derived] counter-example: NAG with β = 0.999 at η = 1/λmax is at least as fast as GD",
-        measured=f"(1-ρ_β=0.999)/(1-ρ_GD) in [{q.min():.3f}, {q.max():.3f}]",
-        predicted="NAG's slow mode has |z| = √(β(1 - 1/κ)) ≈ 1 - 1/(2κ): about half GD's 1 - ρ",
-        holds=bool(np.all(q >= 1.0)), expected=False,
-        detail="'at least as fast' means 1-ρ ≥ GD's on every problem"))
-    # counter-example 3: a narrow net, large labels: H drifts and GD's rate detaches from kappa0
-    # a problem where some sample activates no unit has a singular H(0) (kappa0 undefined):
-    # those are left out and counted
-    ok = np.isfinite(_kappa(nar["ev0"]))
-    ev0, ev_end, rho_n = nar["ev0"][ok], nar["ev_end"][ok], nar["rho"][ok]
-    if not ok.any():
-        raise RuntimeError("paper 004: every narrow-net problem has a singular H(0); raise narrow_width")
-    k0 = _kappa(ev0)
-    q = (1 - rho_n) * k0  # 1 under the lazy theory (GD at eta = 1/lambda_max(H0))
-    dr = _kappa(ev_end) / k0
-    # GD's slow mode with H_end's lambda_min (where H_end is not singular)
-    q_end = np.where(np.isfinite(dr), (1 - rho_n) * ev0[:, -1] / np.abs(ev_end[:, 0]), np.nan)
-    inside = np.isfinite(q) & (q >= 1 / RATE_FACTOR) & (q <= RATE_FACTOR)
-    vs.append(Verdict(
-        claim=f"[derived] counter-example: on a narrow net (m={c.narrow_width}, "
-              f"‖y‖={c.narrow_label_scale:g}) κ(H(0)) still sets GD's rate: (1-ρ)κ0 within ×2 "
-              "of 1 on every problem",
-        measured=(f"(1-ρ)κ0 in [{np.nanmin(q):.3g}, {np.nanmax(q):.3g}], outside ×{RATE_FACTOR} on "
-                  f"{int((~inside).sum())}/{len(q)} runs; κ_end/κ0 in [{dr.min():.3g}, {dr.max():.3g}]"),
+    qq = (1 - rho[:, 4]) / (1 - rho[:, 0])
+    rule = Rule(lo=1.0, units="× GD's 1−ρ")
+    vs.append(rule.verdict(
+        "[derived] counter-example: NAG with β = 0.999 at η = 1/λmax is at least as fast as GD",
+        float(qq.min()), measured=f"(1-ρ_β=0.999)/(1-ρ_GD) in [{qq.min():.3f}, {qq.max():.3f}]",
+        predicted="NAG's slow mode has |z| = √(β(1 − 1/κ)) ≈ 1 - 1/(2κ): about half GD's 1 - ρ",
+        expected=False, detail="'at least as fast' means 1-ρ ≥ GD's on every problem"))
+    # counter-example 3: the narrowest sweep net: kappa0 does not set GD's rate
+    d = narrow
+    with np.errstate(all="ignore"):
+        qn = (1 - d["rho"][:, 0]) * _kappa(d["ev0"])
+    sc = _lazy_score(d["rho"][:, :1], d["exact"][:, :1])
+    rule = Rule(hi=math.log(RATE_FACTOR), units="|log ratio|")
+    vs.append(rule.verdict(
+        f"[derived] counter-example: on a narrow net (m={d['width']}, ‖y‖={c.sweep_label_scale:g}) "
+        "κ(H(0)) still sets GD's rate: (1−ρ)κ0 within ×2 of 1 on every run", sc,
+        measured=f"(1−ρ)κ0 in [{np.nanmin(qn):.3g}, {np.nanmax(qn):.3g}]; max |log((1−ρ)/(1−ρ_exact))| "
+                 f"{sc:.3g}; κ_end/κ0 up to {sweep_drift(d):.3g}",
         predicted="H drifts (activation patterns move), so the rate detaches from κ0",
-        holds=bool(inside.all()), expected=False,
-        detail=(f"θ={c.narrow_theta}, {len(q)} seeds, GD at η=1/λmax(H(0)); with H_end's λmin instead, "
-                f"(1-ρ)λmax(H0)/λmin(H_end) in [{np.nanmin(q_end):.3g}, {np.nanmax(q_end):.3g}]; "
-                f"runs not reaching the fit window count as outside; {int((~ok).sum())} problem(s) "
-                f"with singular H(0) left out")))
+        expected=False, detail=f"θ={c.sweep_theta}, GD at η=1/λmax(H(0)); a diverged or stalled run "
+                               "counts as outside"))
     return vs, slopes
 
 
-def _figures(kappa0, rho, ratio, theta_p, c):
-    fig = plots.rate_vs_parameter(
-        kappa0, {name: 1 - rho[:, j] for j, name in enumerate(METHODS[:4])},
-        reference={"−1": -1.0, "−1/2": -0.5}, xlabel="measured κ of H(0)",
-        ylabel="1 − ρ (per-step rate)", title="paper 004: GD vs NAG vs heavy-ball")
+def _figures(kappa0, rho, exact, ratio, theta_p, sw, c):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    names = {"gd": "GD", "nag": "NAG", "heavy_ball": "heavy-ball", "nag_beta0.5": r"NAG, $\beta=0.5$"}
+    plots.rate_vs_parameter(kappa0, {names[m]: 1 - rho[:, j] for j, m in enumerate(METHODS[:4])},
+                            reference={"−1": -1.0, "−1/2": -0.5}, xlabel=r"measured $\kappa$ of $H(0)$",
+                            ylabel=r"$1 - \rho$ (per-step rate)", ax=ax)
+    order = np.argsort(kappa0)
+    for j, m in enumerate(METHODS[:3]):
+        ax.plot(kappa0[order], exact[order, j], "-", lw=0.8, color="0.5",
+                label="exact spectral-radius theory" if j == 0 else None)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+    ax.set_title("paper 004: GD vs NAG vs heavy-ball (lazy regime)", fontsize=10)
+    fig.tight_layout()
+
     p = int(np.argmin(theta_p))  # the hardest problem of seed 0
     fig2 = plots.loss_curves(np.arange(ratio.shape[-1]),
                              {name: ratio[p, j] for j, name in enumerate(METHODS)},
-                             ylabel="‖r_t‖ / ‖r_0‖", xlabel="step t",
-                             title=f"θ = {theta_p[p]}, κ0 = {kappa0[p]:.3g} (shaded: fit window)")
+                             ylabel=r"$\|r_t\| / \|r_0\|$", xlabel="step $t$",
+                             title=fr"$\theta$ = {theta_p[p]}, $\kappa_0$ = {kappa0[p]:.3g} "
+                                   "(shaded: fit band)")
     fig2.axes[0].axhspan(*c.window, color="0.9", zorder=0)
-    return {"rate_vs_kappa": fig, "residuals": fig2}
+    fig2.axes[0].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+    fig2.set_size_inches(9, 4.5)
+    fig2.tight_layout()
+
+    fig3, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
+    w = np.array([d["width"] for d in sw])
+    for j, lab in ((0, "GD"), (1, "NAG")):
+        with np.errstate(all="ignore"):
+            q = np.stack([np.abs(np.log((1 - d["rho"][:, j]) / d["exact"][:, j])) for d in sw], 1)
+        a1.plot(w, np.nanmax(np.where(np.isfinite(q), q, np.nan), 0), "o-", label=lab)
+        dr = np.stack([_kappa(d["ev_end"][:, j]) / _kappa(d["ev0"]) for d in sw], 1)
+        a2.plot(w, np.nanmax(np.where(np.isfinite(dr), dr, np.nan), 0), "o-", label=lab)
+    a1.axhline(math.log(EXACT_FACTOR), ls=":", color="0.3", label=f"rule: ×{EXACT_FACTOR}")
+    a2.axhline(DRIFT_FLAG, ls=":", color="0.3", label=f"flag: {DRIFT_FLAG}")
+    for a in (a1, a2):
+        a.set_xscale("log")
+        a.set_xlabel("width $m$")
+        a.legend(fontsize=7)
+    a1.set_ylabel(r"max $|\log\,(1-\rho)/(1-\rho_{\rm exact})|$")
+    a2.set_yscale("log")
+    a2.set_ylabel(r"max $\kappa_{\rm end}/\kappa_0$")
+    fig3.suptitle(f"paper 004: width sweep at ‖y‖ = {c.sweep_label_scale:g}, θ = {c.sweep_theta}",
+                  fontsize=10)
+    fig3.tight_layout()
+    return {"rate_vs_kappa": fig, "residuals": fig2, "width_sweep": fig3}
 
 
 PAPER = Paper(id="004", title="Nesterov's accelerated gradient on two-layer ReLU nets",
