@@ -62,6 +62,12 @@ def test_outcomes():
     assert ce.role == "counter-example" and ce.as_expected and "counter-example" in ce.outcome
     ce_bad = rule.verdict("c", 0.9, measured="0.9", expected=False)
     assert not ce_bad.as_expected and ce_bad.outcome == "COUNTER-EXAMPLE HOLDS"
+    nr = rule.verdict("c", 0.2, measured="0.2", expected=False, role="not-reproduced")
+    assert (nr.outcome, nr.as_expected) == ("not reproduced", True)
+    nr_now = rule.verdict("c", 0.9, measured="0.9", expected=False, role="not-reproduced")
+    assert not nr_now.as_expected and nr_now.outcome.startswith("HOLDS NOW")
+    with pytest.raises(ValueError, match="not-reproduced verdict has expected=False"):
+        Verdict("c", "m", "p", False, role="not-reproduced")
     d = Verdict("d", "x", "y", holds=False, role="descriptive")
     assert d.as_expected and d.outcome == "reported"
 
@@ -69,7 +75,7 @@ def test_outcomes():
 def test_verdict_validation():
     with pytest.raises(ValueError, match="role: expected one of"):
         Verdict("c", "m", "p", True, role="maybe")
-    with pytest.raises(ValueError, match="counter-example has expected=False"):
+    with pytest.raises(ValueError, match="counter-example verdict has expected=False"):
         Verdict("c", "m", "p", True, role="counter-example")
     with pytest.raises(TypeError, match="control: expected a villani.experiments.Control"):
         Verdict("c", "m", "p", True, control="no")

@@ -14,8 +14,12 @@ A verdict is evidence only if it could have come out the other way. So a decisiv
   ``villani reproduce`` exits non-zero naming it.
 
 Counter-examples (``expected=False``) are verdicts that must come out ``holds=False``;
-they need no control (they are one). A *descriptive* verdict (``role="descriptive"``)
-reports a measurement that decides nothing. A bound so loose that it carries no
+they need no control (they are one). A claim that villani's measurement does not reproduce
+is kept, failing, with ``role="not-reproduced"`` (and ``expected=False``): the report says
+"not reproduced", and should it ever hold, "HOLDS NOW", so the finding is re-examined
+rather than silently flipped (the way a strict expected-failure works). A *descriptive*
+verdict (``role="descriptive"``) reports a measurement that decides nothing. A bound so loose
+that it carries no
 information is reported as ``"vacuous"``, never as ``"holds"`` (:attr:`Rule.vacuous_ratio`).
 
 Example:
@@ -36,7 +40,7 @@ from typing import Any
 
 __all__ = ["Control", "Paper", "Result", "Rule", "Verdict"]
 
-ROLES = ("claim", "counter-example", "descriptive")
+ROLES = ("claim", "counter-example", "descriptive", "not-reproduced")
 
 
 def _finite_or_none(name: str, v: Any) -> float | None:
@@ -215,8 +219,9 @@ class Verdict:
         control: the negative control (a decisive claim needs one to read "holds").
         vacuous: the rule is too loose to carry information (reported as "vacuous").
         role: "claim" (decisive: needs a margin and a control), "counter-example" (must
-            fail), or "descriptive" (a measurement reported beside the claims, deciding
-            nothing).
+            fail), "descriptive" (a measurement reported beside the claims, deciding
+            nothing), or "not-reproduced" (a claim of the paper that the measurement does not
+            support, kept and reported as such; must fail).
     """
 
     claim: str
@@ -236,10 +241,11 @@ class Verdict:
         role = self.role or ("claim" if self.expected else "counter-example")
         if role not in ROLES:
             raise ValueError(f"role: expected one of {ROLES}, got {self.role!r}")
-        if role == "counter-example" and self.expected:
-            raise ValueError("role: a counter-example has expected=False")
-        if role != "counter-example" and not self.expected:
-            raise ValueError(f"role: expected=False makes a counter-example, got role={role!r}")
+        if role in ("counter-example", "not-reproduced") and self.expected:
+            raise ValueError(f"role: a {role} verdict has expected=False")
+        if role not in ("counter-example", "not-reproduced") and not self.expected:
+            raise ValueError("role: expected=False makes a counter-example or a not-reproduced "
+                             f"claim, got role={role!r}")
         if self.control is not None and not isinstance(self.control, Control):
             raise TypeError("control: expected a villani.experiments.Control, "
                             f"got {type(self.control).__name__}")
@@ -255,10 +261,12 @@ class Verdict:
         ``"holds"`` (a claim whose control fails), ``"fails"``, ``"cannot fail here"``
         (the control holds too), ``"holds, no control"`` (a claim without a control yet),
         ``"vacuous"``, ``"fails, as a counter-example should"``, ``"COUNTER-EXAMPLE HOLDS"``,
-        ``"reported"`` (descriptive).
+        ``"reported"`` (descriptive), ``"not reproduced"``.
         """
         if self.role == "counter-example":
             return "COUNTER-EXAMPLE HOLDS" if self.holds else "fails, as a counter-example should"
+        if self.role == "not-reproduced":
+            return "HOLDS NOW (listed as not reproduced)" if self.holds else "not reproduced"
         if self.role == "descriptive":
             return "reported"
         if not self.holds:
@@ -276,7 +284,7 @@ class Verdict:
         A counter-example must fail; a claim must hold, and its control (if any) must come
         out the other way; a vacuous bound is reported, not counted against the paper.
         """
-        if self.role == "counter-example":
+        if self.role in ("counter-example", "not-reproduced"):
             return not self.holds
         if self.role == "descriptive":
             return True

@@ -279,7 +279,7 @@ def _bootstrap_median_ci(v, key_seed=0, reps=2000):
 def _gd_x(net, steps, every):
     """Like :func:`_gd`, recording only the flat parameter vector, every ``every`` steps."""
     def one(p0, x, y, lr):
-        return train(_objective(net, x, y), optim.gd(lr), p0, jax.random.key(0), steps,
+        return train(_objective(net, x, y), optim.gd(lr), p0, steps, key=jax.random.key(0),
                      every=every, metrics={"x": lambda p: ravel_pytree(p)[0]})
     return one
 
@@ -288,7 +288,7 @@ def _gd_dist(net, steps):
     """Like :func:`_gd`, also recording ||x_k - x_0|| at every step."""
     def one(p0, x, y, lr):
         x0 = ravel_pytree(p0)[0]
-        return train(_objective(net, x, y), optim.gd(lr), p0, jax.random.key(0), steps,
+        return train(_objective(net, x, y), optim.gd(lr), p0, steps, key=jax.random.key(0),
                      metrics={"dist": lambda p: jnp.linalg.norm(ravel_pytree(p)[0] - x0)})
     return one
 
@@ -703,6 +703,9 @@ def _verdicts(cfg, methods, q):
                   + f"; criterion margin beside it (min over seeds of max_r r²α̂/4f0): c = {cmax:g}: "
                   f"{by_c('tanh', i_max).min():.3g}, c = {cmin:g}: {by_c('tanh', i_min).min():.3g}"),
         predicted="speed-up > 1 (CI low end) under both protocols",
+        # measured not to reproduce (0.55x under the curvature step, quick and longer runs): kept,
+        # failing, as "not reproduced"; should it ever hold, the report says "HOLDS NOW"
+        expected=False, role="not-reproduced",
         control=sp_rule.control(
             f"positive c = {cmin:g} (criterion fails), same protocols", min(sp_c0[1], sp_h0[1]),
             measured=f"curvature η {sp_c0[0]:.2f} (CI {sp_c0[1]:.2f}–{sp_c0[2]:.2f}); held-out η "

@@ -286,9 +286,9 @@ def _agnostic(key, c):
             y = _leaky(x @ v, gamma) + s * xi
             obj = Objective(net, Dataset(x, y), "squared")
             if sgd:
-                return villani.train(obj, _sgd(c.sgd_lr3), {"w": w[None]}, k, c.steps3,
+                return villani.train(obj, _sgd(c.sgd_lr3), {"w": w[None]}, c.steps3, key=k,
                                      batch_size=c.sgd_batch3, metrics={"w": _w}).metrics["w"][:, 0]
-            return villani.train(obj, _gd(c.lr3), {"w": w[None]}, k, c.steps3,
+            return villani.train(obj, _gd(c.lr3), {"w": w[None]}, c.steps3, key=k,
                                  metrics={"w": _w}).metrics["w"][:, 0]
 
         def over(sgd, fit=fit):
@@ -352,7 +352,7 @@ def _two_layer(key, c, m, data):
             "G_train": lambda p: jnp.mean(jax.nn.sigmoid(-y * f(p["w"], x_tr))),
         }
         tr = villani.train(Objective(net, Dataset(x_tr, y), "logistic"), _gd(c.lr2), {"w": W0},
-                           jax.random.key(0), c.steps2, metrics=metrics)
+                           c.steps2, key=jax.random.key(0), metrics=metrics)
         return tr.loss, tr.grad_norm2, tr.metrics
 
     loss, g2, met = jax.jit(jax.vmap(one))(y_tr, y_te)

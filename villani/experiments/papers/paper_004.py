@@ -463,13 +463,14 @@ def _verdicts(kappa0, rho, derived, exact, n_pts, drift, sw, c):
     # the measured rates equal the exact lazy-regime theory; control: the narrowest sweep width
     narrow, wide = sw[0], sw[-1]
     rule = Rule(hi=math.log(EXACT_FACTOR), units="|log ratio|")
-    score = _lazy_score(rho[:, :3], exact[:, :3])
+    score = _lazy_score(rho[:, :2], exact[:, :2])
+    hb_score = _lazy_score(rho[:, 2:3], exact[:, 2:3])
     cols = [0, 1]
     narrow_score = _lazy_score(narrow["rho"][:, cols], narrow["exact"][:, cols])
     q = (1 - rho[:, :3]) / (1 - derived[:, :3])
     vs.append(rule.verdict(
-        "[derived] lazy regime: each method's measured rate is the exact linear theory's on H(0)",
-        score, measured=f"max over GD/NAG/HB runs of |log((1−ρ)/(1−ρ_exact))| = {score:.3g}; vs the "
+        "[derived] lazy regime: GD's and NAG's measured rates are the exact linear theory's on H(0)",
+        score, measured=f"max over GD/NAG runs of |log((1−ρ)/(1−ρ_exact))| = {score:.3g}; vs the "
                         f"asymptotic formulas (1−ρ)/(1−ρ_derived) in [{q.min():.3f}, {q.max():.3f}]",
         predicted=f"within ×{EXACT_FACTOR} of the spectral radius over all eigenvalues of H(0)",
         control=rule.control(f"GD and NAG on the narrowest sweep net (m={narrow['width']}, "
@@ -477,6 +478,17 @@ def _verdicts(kappa0, rho, derived, exact, n_pts, drift, sw, c):
                              measured=f"max |log ratio| {narrow_score:.3g}"),
         detail=f"fit points per run: {int(n_pts[:, :3].min())}–{int(n_pts[:, :3].max())}; rate window: "
                f"from ratio {c.window[1]:g} (or the run's second half) down to {c.window[0]:g}"))
+    worst = int(np.nanargmax(np.abs(np.log((1 - rho[:, 2]) / exact[:, 2]))))
+    vs.append(rule.verdict(
+        "[derived] lazy regime: heavy-ball's measured rate is the exact linear theory's on H(0)",
+        hb_score, measured=f"max over heavy-ball runs of |log((1−ρ)/(1−ρ_exact))| = {hb_score:.3g} "
+                           f"(worst run: κ0 = {kappa0[worst]:.3g})",
+        predicted=f"within ×{EXACT_FACTOR} of the spectral radius over all eigenvalues of H(0)",
+        expected=False, role="not-reproduced",
+        detail="listed as not reproduced: in the quick run one heavy-ball run (κ0 ≈ 2e4, seed 1) "
+               "converges about 5.6× slower than the exact theory while H does not move "
+               "(κ_end/κ0 = 1.0000) and every other run is within ×1.2; the cause is not yet "
+               "known. Should it agree, the report says HOLDS NOW"))
     rule = Rule(hi=DRIFT_FLAG, units="κ_end/κ0")
     dmax = float(np.max(drift[:, :3]))
 
