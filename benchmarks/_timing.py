@@ -2,7 +2,7 @@
 
 One warm-up call (its time, less a timed run's, is reported as compile time), then
 ``repeats`` timed calls with ``time.perf_counter_ns``, each ended by
-``jax.block_until_ready`` (STYLE.md). Results go to ``benchmarks/results/`` as JSON and a
+``jax.block_until_ready``. Results go to ``benchmarks/results/`` as JSON and a
 Markdown table with the device named.
 """
 

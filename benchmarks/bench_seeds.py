@@ -1,7 +1,7 @@
 """N seeds of ``villani.train`` vmapped in one compiled call against a Python loop over a
 jitted single-seed run, N in {1, 16, 256, 1024}: seeds per second and the ratio.
 
-On the 2-core CPU the vmapped call is not expected to win by much (DESIGN.md: the CPU is
+On the 2-core CPU the vmapped call is not expected to win by much (benchmarks/README.md: the CPU is
 already busy); the seed axis pays off on an accelerator — run this there when one is
 available (the script is device-agnostic) and commit the JSON with the device name.
 Run: ``python benchmarks/bench_seeds.py [--quick]``.

@@ -108,7 +108,7 @@ def test_villani_threshold_formula():
 
 
 def test_strong_convexity_threshold_bounds_the_hessian(key):
-    # with outer weights fixed, the data-loss Hessian's norm is <= H (PAPERS.md 000)
+    # with outer weights fixed, the data-loss Hessian's norm is <= H (docs/papers/000.md)
     for act in ("sigmoid", "tanh"):
         H = strong_convexity_threshold(act, jnp.array([1.0]))
         assert H == pytest.approx({"sigmoid": 0.112, "tanh": 1.02}[act], abs=5e-3)

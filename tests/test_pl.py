@@ -184,7 +184,7 @@ def test_local_pl_invariant_under_scaling(key):
 
 
 def test_local_pl_flat_counterexample_positive_init(key):
-    # PAPERS.md 001: d < n and X^T y = 0. At the positive init (first layer zero, tanh) the
+    # docs/papers/001.md: d < n and X^T y = 0. At the positive init (first layer zero, tanh) the
     # hidden states are 0 and the first-layer gradient is b (X^T r)^T = -b (X^T y)^T = 0:
     # alpha = 0 at x0 itself, so the criterion fails whatever the radius.
     k1, k2, k3 = jax.random.split(key, 3)
@@ -355,7 +355,7 @@ def test_proxy_pl_gd_guarantees_on_single_neuron_run(key):
 
 
 def test_proxy_pl_counterexample_dead_relu(key):
-    # PAPERS.md 002: ReLU (gamma = 0) with every unit inactive: gradient exactly 0, F > 0
+    # docs/papers/002.md: ReLU (gamma = 0) with every unit inactive: gradient exactly 0, F > 0
     x, v, _ = _neuron_instance(key)
     x = jnp.abs(x)  # all inputs in the positive orthant
     v = jnp.abs(v) + 0.1

@@ -245,7 +245,7 @@ def villani_threshold(activation: str | Activation, *, scale: float, x_bound: fl
     two-layer net to be a Villani function at SGD scale $s$ (paper 000).
 
     **villani's derivation, not the paper's constant** (the paper's formula could not
-    be read; PAPERS.md, 000). For $f(x) = c\sum_j a_j\sigma(w_j\cdot x)$, logistic loss
+    be read; docs/papers/000.md). For $f(x) = c\sum_j a_j\sigma(w_j\cdot x)$, logistic loss
     ($|\ell'| \le 1$, $0 < \ell'' \le 1/4$), $\|x_i\| \le B_x$, $B_1 = \sup|\sigma'|$:
 
     * both layers trained: along $\|a\| \to \infty$ the Laplacian can grow like

@@ -124,7 +124,7 @@ def nesterov(lr: float, momentum: float) -> optax.GradientTransformation:
         >>> opt = nesterov(gd_lr(4.0), nag_momentum(0.01, 4.0))
 
     References:
-        Liu, Pan et al., arXiv 2107.01832 (PAPERS.md 004); Sutskever et al. (2013).
+        Liu, Pan et al., arXiv 2107.01832 (docs/papers/004.md); Sutskever et al. (2013).
     """
     _check_lr(lr)
     _check_momentum(momentum)
@@ -146,7 +146,7 @@ def heavy_ball(lr: float, momentum: float) -> optax.GradientTransformation:
         >>> opt = heavy_ball(*heavy_ball_params(0.01, 4.0))
 
     References:
-        Polyak (1964); PAPERS.md 004.
+        Polyak (1964); docs/papers/004.md.
     """
     _check_lr(lr)
     _check_momentum(momentum)
@@ -220,7 +220,7 @@ def nag_momentum(mu: float, L: float) -> float:
         0.818182
 
     References:
-        Nesterov (2004), Thm 2.2.3; PAPERS.md 004.
+        Nesterov (2004), Thm 2.2.3; docs/papers/004.md.
     """
     mu, L = _check_pair(mu, L)
     r = math.sqrt(mu / L)
@@ -244,7 +244,7 @@ def heavy_ball_params(mu: float, L: float) -> tuple[float, float]:
         (0.25, 0.25)
 
     References:
-        Polyak (1964); PAPERS.md 004.
+        Polyak (1964); docs/papers/004.md.
     """
     mu, L = _check_pair(mu, L)
     sk = math.sqrt(L / mu)

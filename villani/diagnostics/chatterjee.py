@@ -147,7 +147,7 @@ def local_pl_check(objective: Any, params0: Params, radius: float | Array, *, ke
     References:
         S. Chatterjee, "Convergence of gradient descent for deep neural networks",
         arXiv:2203.16462 (criterion $4f(x_0) < r^2\alpha(x_0, r)$); the GD constants are
-        villani's derivation (PAPERS.md, 001).
+        villani's derivation (docs/papers/001.md).
     """
     value_fn(objective)
     if is_concrete(n_starts) and (int(n_starts) != n_starts or n_starts < 1):

@@ -77,7 +77,7 @@ def proxy_pl(objective: Any, params_path: Any, proxy: Callable[[Params], Array],
     $w_0, \dots, w_{K-1}$ this returns $\|\nabla f\|$, $g$, the convexity gap, the best
     $\mu$ and the steps where a given $\mu$ fails. With ``lr`` $\eta$ (records must be
     *consecutive* GD iterates $w_{t+1} = w_t - \eta\nabla f(w_t)$) it also checks, for
-    every $T = 1..K$, villani's derivations (PAPERS.md, 002):
+    every $T = 1..K$, villani's derivations (docs/papers/002.md):
     $$\frac1T\sum_{t<T} g(w_t) \le h(v) + \frac{\|w_0 - v\|^2}{2\eta T}
       + \frac{\eta}{2T}\sum_{t<T}\|\nabla f(w_t)\|^2,$$
     $$\min_{t<T} g(w_t) \le \xi + \Big(\frac{\sqrt{2f(w_0)/(\eta T)}}{\mu}\Big)^{1/a}$$
@@ -221,7 +221,7 @@ def single_neuron_proxy(x: Array, v_star: Array, gamma: float) -> ProxyExample:
     $\sigma'(w\cdot x)(\sigma(w\cdot x) - \sigma(v^*\cdot x))(w - v^*)\cdot x \ge
     \gamma(\sigma(w\cdot x) - \sigma(v^*\cdot x))^2$, so
     $\langle\nabla F(w), w - v^*\rangle \ge 2\gamma F(w)$ and, by Cauchy–Schwarz,
-    $\|\nabla F(w)\| \ge 2\gamma F(w)/\|w - v^*\|$ (villani's derivation, PAPERS.md 002).
+    $\|\nabla F(w)\| \ge 2\gamma F(w)/\|w - v^*\|$ (villani's derivation, docs/papers/002.md).
     Along GD $\|w_t - v^*\|$ does not increase, so on the run the proxy PL form holds with
     $g = 2\gamma F$, $a = 1$, $\xi = 0$, $\mu = 1/\|w_0 - v^*\|$.
 
@@ -266,7 +266,7 @@ def two_layer_classifier_proxy(x: Array, y: Array, outer: Array, gamma: float,
     $G(W) = \frac1n\sum_i -\ell'(y_if_i)$. If the data have margin $\gamma_m$
     ($y_i\langle u, x_i\rangle \ge \gamma_m$ for a unit $u$), the unit direction
     $V_j = \mathrm{sign}(a_j)u/\sqrt m$ gives $\langle-\nabla L, V\rangle \ge \gamma_l\gamma_m G(W)$,
-    hence the bound at *every* $W$ (villani's derivation, PAPERS.md 002); also
+    hence the bound at *every* $W$ (villani's derivation, docs/papers/002.md); also
     0-1 error $\le 2G(W)$. Proxy PL form: $g = G$, $a = 1$, $\xi = 0$, $\mu = \gamma_l\gamma_m$.
 
     Args:

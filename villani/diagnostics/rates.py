@@ -3,7 +3,7 @@ r"""Linear-rate fits with confidence intervals, and the rates theory predicts.
 * :func:`fit_rate` — least-squares fit of $\log(L_t - f^*) \approx c - \rho t$ over the linear
   phase of a run (or a batch of runs), with a $t$-interval on $\rho$.
 * :func:`fit_slope` — the same least-squares machinery for any $(x, y)$, e.g. the log–log
-  regression of $\log(1 - q)$ on $\log\kappa$ (PAPERS.md, 004).
+  regression of $\log(1 - q)$ on $\log\kappa$ (docs/papers/004.md).
 * :func:`predicted_rate` — textbook rates of GD, NAG, heavy-ball and gradient flow from
   $(\mu, L)$ at their standard tunings; :func:`quadratic_rate` — the exact asymptotic rate
   (spectral radius of the iteration) on a quadratic with given Hessian eigenvalues.
@@ -291,7 +291,7 @@ def fit_rate(trajectory_or_values: Any, *, steps: Array | None = None, f_star: f
     * ``"auto"`` (default): the linear phase, from the first record where the relative gap
       $(Q_t - f^*)/(Q_{t_0} - f^*)$ ($t_0$ the first usable record) is $\le$
       ``auto_bounds[1]`` $= 10^{-2}$ to the last where it is $\ge$ ``auto_bounds[0]``
-      $= 10^{-9}$ (PAPERS.md, 004) — past the transient, before the round-off floor;
+      $= 10^{-9}$ (docs/papers/004.md) — past the transient, before the round-off floor;
     * ``(lo, hi)``: records with $lo \le$ ``steps`` $\le hi$;
     * ``None``: every usable record.
 
@@ -489,7 +489,7 @@ def predicted_rate(method: str, mu: float | Array, L: float | Array, *,
 
     References:
         Polyak (1964) for heavy-ball; Nesterov, *Lectures on Convex Optimization* (2018),
-        §2.2 for NAG; PAPERS.md 004 for the tunings.
+        §2.2 for NAG; docs/papers/004.md for the tunings.
     """
     _check_method(method, METHODS)
     power = _check_quantity(quantity)

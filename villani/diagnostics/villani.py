@@ -281,7 +281,7 @@ def villani_radius(objective: Objective, scale: float, level: float = 0.0, *,
                    x_bound: float | None = None) -> float:
     r"""Radius beyond which $V_s > M$ for a two-layer net with fixed outer weights (paper 000).
 
-    **villani's derivation, not the paper's constant** (PAPERS.md, 000). For
+    **villani's derivation, not the paper's constant** (docs/papers/000.md). For
     $f = c\sum_j a_j\sigma(w_j\cdot x)$ with $a$ fixed, the logistic loss ($|\ell'| \le 1$,
     $\ell'' \le 1/4$), $\|x_i\| \le B_x$ and $B_1 = \sup|\sigma'|$, $B_2 = \sup|\sigma''|$:
     the data term has $\|\nabla_W\| \le G := c\|a\|B_1B_x$ and

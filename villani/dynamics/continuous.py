@@ -369,7 +369,7 @@ def langevin(objective: Objective, params: Params, t1: float, dt: float,
     Its stationary law (when $e^{-L/T}$ is integrable) is the Gibbs measure
     $\propto \exp(-L(\theta)/T)$; on a quadratic with Hessian $H$ it is
     $N(\theta^*, T H^{-1})$. Fixed-step Euler–Maruyama with ``diffrax.UnsafeBrownianPath``
-    by default (as fast as a hand-written scan, DESIGN.md); ``brownian="virtual"`` uses a
+    by default (as fast as a hand-written scan: benchmarks/README.md); ``brownian="virtual"`` uses a
     ``VirtualBrownianTree`` (tolerance ``dt/8``), needed for adaptive steps (pass a
     ``stepsize_controller``) or for refining ``dt`` on the same Brownian path. With
     $T = 0$ the Euler–Maruyama step is exactly the deterministic Euler step.
@@ -399,7 +399,7 @@ def langevin(objective: Objective, params: Params, t1: float, dt: float,
         (1000, 11)
 
     References:
-        Shi, Su, Jordan, arXiv 2004.06977 (PAPERS.md 000).
+        Shi, Su, Jordan, arXiv 2004.06977 (docs/papers/000.md).
     """
     cfg = _sde_setup(objective, params, t1, dt, saveat, solver, brownian, stepsize_controller)
     key = _checks.key(key)
@@ -446,7 +446,7 @@ def sgd_sde(objective: Objective, params: Params, lr: float, batch_size: int,
         >>> traj = sgd_sde(obj, p0, 0.1, 8, 5.0, 0.01, key=jax.random.key(0))  # doctest: +SKIP
 
     References:
-        Li, Tai, E, "Stochastic modified equations", arXiv 1511.06251; PAPERS.md 000.
+        Li, Tai, E, "Stochastic modified equations", arXiv 1511.06251; docs/papers/000.md.
     """
     cfg = _sde_setup(objective, params, t1, dt, saveat, solver, brownian, stepsize_controller)
     key = _checks.key(key)

@@ -143,7 +143,7 @@ def positive(hidden_scale: float = 1.0, output_scale: float = 10.0) -> Initializ
     output weights all equal to ``output_scale`` (positive and large); biases zero.
     With $\sigma' > 0$ the backpropagated vector to the first layer is then entrywise
     positive and grows linearly with ``output_scale``, which is what makes the local
-    PL criterion hold (PAPERS.md, 001).
+    PL criterion hold (docs/papers/001.md).
 
     Example:
         >>> net = mlp((16, 16), "tanh", parametrization="standard",
