@@ -53,7 +53,7 @@ def test_langevin_euler_steps_match_diffrax_when_dt_does_not_divide(key):
     # (t_b - t_a)/dt = 5/3 per save interval: diffrax's ConstantStepSize takes 2 steps
     # (0.3, then 0.2); the default (scan) path must take the same steps
     obj, p0, H, c = linear_problem(key, n=8, d=3)
-    traj = langevin(obj, p0, key, 1.0, 0.3, 0.0, saveat=np.array([0.5, 1.0]))
+    traj = langevin(obj, p0, 1.0, 0.3, 0.0, key=key, saveat=np.array([0.5, 1.0]))
     term = diffrax.ODETerm(lambda t, y, a: jax.tree_util.tree_map(jnp.negative, obj.grad(y)))
     y = p0
     for ta, tb in ((0.0, 0.5), (0.5, 1.0)):
@@ -68,7 +68,7 @@ def test_langevin_records_are_the_objective_at_the_saved_params(key, saveat):
     # step uses: they must be the objective's value and gradient at the saved parameters
     obj, p0 = tiny_net_problem(key)
     keep = {"w": lambda p: p["w"], "a": lambda p: p["a"]}
-    traj = langevin(obj, p0, key, 1.0, 0.01, 0.3, saveat=saveat, metrics=keep)
+    traj = langevin(obj, p0, 1.0, 0.01, 0.3, key=key, saveat=saveat, metrics=keep)
     assert traj.loss.dtype == jnp.float64 and traj.valid.all()
     for k in range(len(traj.steps)):
         pk = {"w": traj.metrics["w"][k], "a": traj.metrics["a"][k]}

@@ -18,15 +18,21 @@ import pytest
 import villani
 
 CHEAP = ["villani.experiments.result", "villani.experiments._table", "villani.experiments.sweep",
-         "villani.losses", "villani.optim", "villani.plots", "villani.report", "villani.nets",
+         "villani.losses", "villani.optim", "villani.plots", "villani.report",
          "villani.data", "villani.diagnostics.pl", "villani.diagnostics.rates"]
 COSTLY = ["villani.diagnostics.laplacian", "villani.diagnostics.ntk", "villani.diagnostics.villani",
-          "villani.diagnostics.spectrum", "villani.dynamics.discrete"]
+          "villani.diagnostics.spectrum", "villani.dynamics.discrete",
+          # added when the nets package split and chatterjee/ntk_infinite landed (own-model
+          # and kernels branches); run with make test-slow, not yet moved to CHEAP
+          "villani.diagnostics.chatterjee", "villani.diagnostics.ntk_infinite",
+          "villani.nets._activations", "villani.nets._base", "villani.nets._initializers",
+          "villani.nets.adapters", "villani.nets.mlp", "villani.nets.two_layer"]
 
 # docstring -> why it is not run (each a defect to fix in that docstring)
 KNOWN = {
-    "villani.nets.ntk_symmetric": "expects exactly 0.0 but the paired output is ~3e-17 in float64 "
-                                  "(round-off); the example should print abs(...) < 1e-12",
+    "villani.nets._initializers.ntk_symmetric": (
+        "expects exactly 0.0 but the paired output is ~3e-17 in float64 (round-off); "
+        "the example should print abs(...) < 1e-12"),
 }
 
 
