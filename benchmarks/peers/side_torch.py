@@ -281,7 +281,9 @@ def curvlinops_density(spec, inputs):
 
 
 # ---------------------------------------------------------------- per-sample gradients
-def torchfunc_psg(spec, inputs):
+def _torchfunc_per_sample(spec, inputs):
+    """torch.func's documented per-sample gradients: ``vmap(grad(loss_i))`` over samples.
+    Returns (fn, params, x, y, names) with ``fn(params, x, y)`` -> name -> (n, ...) grads."""
     from torch.func import functional_call, grad, vmap
 
     model, names, x, _, _, _, y = build(spec, inputs)
@@ -291,7 +293,11 @@ def torchfunc_psg(spec, inputs):
     def li(p, xi, yi):
         return loss(functional_call(model, p, (xi[None],))[0, 0], yi)
 
-    fn = vmap(grad(li), in_dims=(None, 0, 0))
+    return vmap(grad(li), in_dims=(None, 0, 0)), params, x, y, names
+
+
+def torchfunc_psg(spec, inputs):
+    fn, params, x, y, names = _torchfunc_per_sample(spec, inputs)
     out, timing = time_call(lambda: fn(params, x, y), sync)
     return _to_named(names, list(out.values()), n=x.shape[0]), timing
 
@@ -341,16 +347,7 @@ def _stats(sq, g2):
 
 def torchfunc_grad_stats(spec, inputs):
     """Per-sample gradients by torch.func vmap(grad) (the n x p array), then the statistics."""
-    from torch.func import functional_call, grad, vmap
-
-    model, names, x, _, _, _, y = build(spec, inputs)
-    loss = _exact_loss(spec)
-    params = {k: q.detach() for k, q in model.named_parameters()}
-
-    def li(p, xi, yi):
-        return loss(functional_call(model, p, (xi[None],))[0, 0], yi)
-
-    fn = vmap(grad(li), in_dims=(None, 0, 0))
+    fn, params, x, y, _ = _torchfunc_per_sample(spec, inputs)
 
     def run():
         g = fn(params, x, y)
