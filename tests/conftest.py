@@ -49,3 +49,25 @@ def result(request):
     res = _PAPER_RESULTS[pid]
     assert res.paper == pid
     return res
+
+
+def assert_claims_refutable(result, at_least: int, *, vacuous_decides_nothing: bool = False):
+    """Every decisive claim of a paper's result is evidence: a finite margin on the holding
+    side, and a control (the same rule on a case built to violate the claim's condition)
+    that comes out the other way. Returns the decisive claims for paper-specific checks.
+
+    With ``vacuous_decides_nothing`` a bound reported "vacuous" needs no control (it decides
+    nothing) but still needs its finite margin.
+    """
+    import math
+
+    claims = [v for v in result.verdicts if v.role == "claim"]
+    for v in claims:
+        assert v.margin is not None and math.isfinite(v.margin), (v.claim, v.margin)
+    decisive = [v for v in claims if not (vacuous_decides_nothing and v.outcome == "vacuous")]
+    assert len(decisive) >= at_least, [v.claim for v in decisive]
+    for v in decisive:
+        assert v.control is not None and v.control.refutes, (v.claim, v.control_text())
+        assert v.margin >= 0, (v.claim, v.margin)
+        assert v.control.margin is not None and v.control.margin < 0, (v.claim, v.control.margin)
+    return decisive

@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from conftest import assert_claims_refutable
 
 from villani import Objective, langevin, nets
 from villani import data as vdata
@@ -22,12 +23,7 @@ def test_every_verdict_as_expected(result):
 
 
 def test_every_claim_has_a_refuting_control_and_a_margin(result):
-    claims = [v for v in result.verdicts if v.role == "claim"]
-    assert len(claims) >= 15
-    for v in claims:
-        assert v.control is not None and v.control.refutes, (v.claim, v.control_text())
-        assert v.margin is not None and math.isfinite(v.margin), v.claim
-        assert v.margin >= 0 and v.control.margin < 0, (v.claim, v.margin, v.control.margin)
+    claims = assert_claims_refutable(result, at_least=15)
     # sgd_sde is a control that must fail (its stationary law is not the Gibbs measure)
     assert any("sgd_sde" in v.control.case and v.control.refutes for v in claims)
     # the non-convex regime, the s-dependence, width independence and pure diffusion are measured

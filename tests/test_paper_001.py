@@ -1,10 +1,10 @@
 """Paper 001 (Chatterjee's local PL criterion): the QUICK reproduction and its verdicts."""
 
-import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from conftest import assert_claims_refutable
 from jax.flatten_util import ravel_pytree
 
 from villani import data, nets
@@ -30,12 +30,7 @@ def test_verdicts_as_expected(result):
 
 
 def test_every_claim_has_a_refuting_control_and_a_margin(result):
-    claims = [v for v in result.verdicts if v.role == "claim"]
-    assert len(claims) >= 7
-    for v in claims:
-        assert v.control is not None and v.control.refutes, v
-        assert v.margin is not None and math.isfinite(v.margin), v
-        assert v.control.margin is not None and v.control.margin < 0, v
+    assert_claims_refutable(result, at_least=7)
 
 
 def test_speedup_verdict_recomputed_from_the_table(result):
