@@ -18,6 +18,7 @@ import pytest
 import villani
 
 CHEAP = ["villani.experiments.result", "villani.experiments._table", "villani.experiments.sweep",
+         "villani.experiments._stats",
          "villani.losses", "villani.optim", "villani.plots", "villani.report",
          "villani.data", "villani.diagnostics.pl", "villani.diagnostics.rates"]
 COSTLY = ["villani.diagnostics.laplacian", "villani.diagnostics.ntk", "villani.diagnostics.villani",
