@@ -42,14 +42,14 @@ MULTI = COMMON + textwrap.dedent("""
     assert len(jax.local_devices()) == 2
     key = jax.random.key(11)
     out = os.path.join(outbase, f"host{pid}")       # a per-host out/: not shared
-    first = sweep(run, GRID, SEEDS, key, out=out, chunk=4, progress=False)
+    first = sweep(run, GRID, SEEDS, key=key, out=out, chunk=4, progress=False)
     # only process 0 writes; make process 0 lose one cell, then resume on both
     cells = sorted(os.listdir(os.path.join(out, "cells"))) if pid == 0 else []
     assert (len(cells) == 3) if pid == 0 else not os.path.exists(os.path.join(out, "cells"))
     if pid == 0:
         os.remove(os.path.join(out, "cells", cells[1]))
     multihost_utils.sync_global_devices("removed")
-    resumed = sweep(run, GRID, SEEDS, key, out=out, chunk=4, progress=False)
+    resumed = sweep(run, GRID, SEEDS, key=key, out=out, chunk=4, progress=False)
     np.savez(res + f".{pid}.npz", first=first.data["loss"], resumed=resumed.data["loss"])
     print(f"MULTI-OK {pid}")
 """)
@@ -57,7 +57,7 @@ MULTI = COMMON + textwrap.dedent("""
 SINGLE = COMMON + textwrap.dedent("""
     from villani.experiments.sweep import sweep
     assert jax.process_count() == 1 and len(jax.devices()) == 4, jax.devices()
-    t = sweep(run, GRID, SEEDS, jax.random.key(11), chunk=4, progress=False)
+    t = sweep(run, GRID, SEEDS, key=jax.random.key(11), chunk=4, progress=False)
     np.save(sys.argv[1], t.data["loss"])
     print("SINGLE-OK")
 """)

@@ -336,3 +336,70 @@ def test_bad_configuration():
     # the two-layer convenience form stays closed-form only, and says where to go
     with pytest.raises(ValueError, match="pass a network"):
         ntk_infinite(x, activation="tanh")
+
+
+# ----------------------------------------------------------------------------- the network's hook
+
+
+@pytest.mark.parametrize("widths,act,par,bias,init", [
+    ((16,), "relu", "ntk", True, None),
+    ((16, 8), "erf", "standard", False, None),
+    ((16, 8, 4), "tanh", "ntk", True, nets.gaussian(0.7)),
+    ((16, 8, 4), "leaky_relu", "standard", True, nets.he()),
+])
+def test_mlp_hook_equals_mlp_kernels(widths, act, par, bias, init):
+    """net.infinite_kernels is mlp_kernels with the net's own settings, and ntk_infinite uses it."""
+    x1, x2 = _inputs(4, seed=1), _inputs(3, seed=2)
+    net = nets.mlp(widths, act, parametrization=par, bias=bias, init=init)
+    ref = mlp_kernels(x1, x2, widths=widths, activation=act, parametrization=par, bias=bias,
+                      init=net.init_dist)
+    own = net.infinite_kernels(x1, x2)
+    assert isinstance(own, InfiniteKernels)
+    np.testing.assert_array_equal(own.ntk, ref.ntk)
+    np.testing.assert_array_equal(own.nngp, ref.nngp)
+    np.testing.assert_array_equal(ntk_infinite(net, x1, x2), ref.ntk)
+    np.testing.assert_array_equal(ntk_infinite(net, x1, x2, kernel="nngp"), ref.nngp)
+    quad = net.infinite_kernels(x1, method="quadrature", order=32)  # method/order forwarded
+    np.testing.assert_array_equal(quad.ntk, mlp_kernels(
+        x1, widths=widths, activation=act, parametrization=par, bias=bias, init=net.init_dist,
+        method="quadrature", order=32).ntk)
+
+
+@pytest.mark.parametrize("kw", [
+    dict(activation="relu"),
+    dict(activation="erf", parametrization="standard", bias=True),
+    dict(activation="tanh", train_outer=False, outer="ones"),
+    dict(activation="relu", train_outer=False, outer=(1.0, -2.0, 0.5, 3.0, -1.0, 1.0),
+         init=nets.ntk_symmetric()),
+])
+def test_two_layer_hook_equals_two_layer_kernels(kw):
+    x = _inputs(5, seed=3)
+    net = nets.two_layer(6, **kw)
+    ref = two_layer_kernels(x, width=6, **{**kw, "init": net.init_dist})
+    own = net.infinite_kernels(x)
+    np.testing.assert_array_equal(own.ntk, ref.ntk)
+    np.testing.assert_array_equal(own.nngp, ref.nngp)
+    np.testing.assert_array_equal(ntk_infinite(net, x), ref.ntk)
+    if kw == dict(activation="relu"):  # an independent check at orthonormal inputs:
+        # Theta = E[relu' relu'] x.x' + E[relu relu]: 1/2 + 1/2 on the diagonal, 0 + 1/(2 pi) off it
+        k = net.infinite_kernels(jnp.eye(3)).ntk
+        want = np.full((3, 3), 1 / (2 * math.pi)) + (1 - 1 / (2 * math.pi)) * np.eye(3)
+        np.testing.assert_allclose(k, want, rtol=1e-14, atol=1e-15)
+
+
+def test_networks_without_the_hook_are_told_what_to_do():
+    x = _inputs(3)
+
+    def init(key, d):
+        return {"w": jax.random.normal(key, (d,))}
+
+    def apply(p, x):
+        return jnp.tanh(x @ p["w"])
+
+    for net in ((init, apply), apply, nets.as_network((init, apply))):
+        for kernel in ("ntk", "nngp"):
+            with pytest.raises(TypeError, match=r"no infinite-width kernel rule: ntk_infinite calls "
+                                                r"the network's method infinite_kernels\(x1, x2=None"):
+                ntk_infinite(net, x, kernel=kernel)
+    with pytest.raises(TypeError, match="infinite_kernels"):
+        villani.diagnostics.ntk_lambda0((init, apply), x)

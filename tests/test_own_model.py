@@ -167,7 +167,7 @@ def test_check_villani_and_sweep(problem):
     def run(point, key):
         return villani.train(obj, optim.gd(point["lr"]), obj.net.init(key, D), 4)
 
-    table = villani.sweep(run, {"lr": [0.1, 0.2]}, 2, jax.random.key(5), progress=False)
+    table = villani.sweep(run, {"lr": [0.1, 0.2]}, 2, key=jax.random.key(5), progress=False)
     direct = villani.train(obj, optim.gd(0.2), _init(jax.random.fold_in(jax.random.key(5), 1), D), 4)
     _close(np.asarray(table.data["loss"])[1, 1], direct.loss)
 

@@ -70,7 +70,7 @@ GRID = {"lr": [0.05, 0.3], "n": [2, 3]}  # lr vmapped, n looped, grid order kept
 
 def test_grid_equals_python_loop(key):
     seeds = [0, 1, 2]
-    table = sweep(gd_run, GRID, seeds, key, progress=False)
+    table = sweep(gd_run, GRID, seeds, key=key, progress=False)
     ref = loop_reference(gd_run, GRID, seeds, key)
     assert table.shape == (2, 2, 3, 6)
     assert set(table.data) == set(ref)
@@ -213,25 +213,35 @@ def test_changed_config_is_refused(key, tmp_path):
 
 def test_bad_arguments_are_named(key):
     with pytest.raises(ValueError, match="grid: axis name 'seed' is reserved"):
-        sweep(gd_run, {"seed": [1]}, 2, key)
+        sweep(gd_run, {"seed": [1]}, 2, key=key)
     with pytest.raises(ValueError, match="grid.lr: expected at least one value"):
-        sweep(gd_run, {"lr": []}, 2, key)
+        sweep(gd_run, {"lr": []}, 2, key=key)
     with pytest.raises(TypeError, match="grid.lr: expected a sequence"):
-        sweep(gd_run, {"lr": 0.1}, 2, key)
+        sweep(gd_run, {"lr": 0.1}, 2, key=key)
     with pytest.raises(ValueError, match="seeds: expected a positive number"):
-        sweep(gd_run, GRID, 0, key)
+        sweep(gd_run, GRID, 0, key=key)
     with pytest.raises(ValueError, match="seeds: expected distinct"):
-        sweep(gd_run, GRID, [1, 1], key)
+        sweep(gd_run, GRID, [1, 1], key=key)
     with pytest.raises(ValueError, match="chunk: expected a positive int"):
-        sweep(gd_run, GRID, 2, key, chunk=0)
+        sweep(gd_run, GRID, 2, key=key, chunk=0)
     with pytest.raises(TypeError, match="key: expected a JAX PRNG key"):
-        sweep(gd_run, GRID, 2, 0)
+        sweep(gd_run, GRID, 2, key=0)
     with pytest.raises(TypeError, match="run: expected a Trajectory or a dict"):
-        sweep(lambda c, k: 1.0, {}, 2, key)
+        sweep(lambda c, k: 1.0, {}, 2, key=key)
     with pytest.raises(ValueError, match="output 'x' has shape"):
-        sweep(lambda c, k: {"step": jnp.arange(3), "x": jnp.ones(2)}, {}, 2, key)
+        sweep(lambda c, k: {"step": jnp.arange(3), "x": jnp.ones(2)}, {}, 2, key=key)
     with pytest.raises(ValueError, match="output 'x' changes shape across the grid"):
-        sweep(lambda c, k: {"x": jnp.ones(c["n"])}, {"n": [1, 2]}, 2, key, progress=False)
+        sweep(lambda c, k: {"x": jnp.ones(c["n"])}, {"n": [1, 2]}, 2, key=key, progress=False)
+
+
+def test_key_is_keyword_only(key):
+    """The old positional call is refused with a message that names the key and the fix."""
+    with pytest.raises(TypeError, match=r"key is keyword-only.*key=jax\.random\.key"):
+        sweep(gd_run, GRID, 2, key)
+    with pytest.raises(TypeError, match="keyword-only argument: 'key'"):
+        sweep(gd_run, GRID, 2)
+    import inspect
+    assert inspect.signature(sweep).parameters["key"].kind is inspect.Parameter.KEYWORD_ONLY
 
 
 def test_progress_bar_and_fallback(key, capsys, monkeypatch):

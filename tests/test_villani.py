@@ -78,6 +78,55 @@ def test_bounded_rays_keep_outputs_fixed(ds):
     np.testing.assert_allclose(res.loss, np.log(2.0), rtol=1e-10)
 
 
+def _template(net, d):
+    shapes = jax.eval_shape(lambda k: net.init(k, d), jax.random.key(0))
+    return jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape), shapes)
+
+
+@pytest.mark.parametrize("n,d,par", [(12, 16, "standard"), (12, 16, "ntk"), (20, 3, "ntk")])
+def test_bounded_rays_of_a_deep_mlp_keep_outputs_fixed(n, d, par):
+    """Depth 3, sigmoid (sigma(0) = 1/2, so the last layer must be orthogonal to 1) with biases:
+    net.apply along r u is the same at every radius, to 1e-10; a random ray's is not."""
+    from villani.diagnostics.villani import _bounded_direction, _has_bounded_rays
+
+    ds = data.random_labels(jax.random.key(11), n, d)  # d > n: W_1 moves too; d < n: only the last layer
+    net = nets.mlp((6, 5, 4), "sigmoid", parametrization=par, bias=True)
+    obj = Objective(net, ds, "logistic", l2=0.1)
+    template = _template(net, d)
+    assert _has_bounded_rays(obj, template)
+    radii = (0.5, 3.0, 40.0, 700.0)
+    for k in range(3):
+        u = _bounded_direction(obj, template, jax.random.key(20 + k))
+        flat = jax.flatten_util.ravel_pytree(u)[0]
+        np.testing.assert_allclose(jnp.linalg.norm(flat), 1.0, rtol=1e-12)
+        assert float(jnp.linalg.norm(u["w"][-1])) > 0.1  # the last layer moves
+        w1 = float(jnp.linalg.norm(u["w"][0]))
+        assert (w1 > 0.1) if d > n else (w1 == 0.0)  # W_1 only where span(X) is not R^d
+        outs = [net.apply(jax.tree_util.tree_map(lambda a, r=r: r * a, u), ds.x) for r in radii]
+        for o in outs[1:]:
+            np.testing.assert_allclose(o, outs[0], rtol=0, atol=1e-10)
+        np.testing.assert_allclose(outs[0], 0.0, atol=1e-12)  # c * sigma(0) * sum(a) = 0
+    # the check can fail: a random direction's outputs change along the ray
+    g = jax.random.normal(jax.random.key(5), flat.shape)
+    unravel = jax.flatten_util.ravel_pytree(u)[1]
+    rand = unravel(g / jnp.linalg.norm(g))
+    moved = net.apply(jax.tree_util.tree_map(lambda a: 3.0 * a, rand), ds.x)
+    assert float(jnp.max(jnp.abs(moved - net.apply(rand, ds.x)))) > 1e-3
+
+
+def test_check_villani_bounded_rays_on_a_deep_mlp(ds):
+    """rays='bounded' runs on a depth-3 MLP: along every ray the outputs stay 0, so the loss
+    is exactly log 2 + l2 r^2 / 2 (a random ray's data loss would change with r)."""
+    net = nets.mlp((6, 5, 4), "tanh", bias=True)
+    radii, lam = (1.0, 10.0, 100.0), 0.3
+    res = check_villani(Objective(net, ds, "logistic", l2=lam), S, radii, 4, key=jax.random.key(8),
+                        rays="bounded")
+    assert bool(res.bounded.all()) and res.loss.shape == (4, 3) and res.v.shape == (4, 3)
+    want = np.log(2.0) + 0.5 * lam * np.asarray(radii) ** 2
+    np.testing.assert_allclose(res.loss, np.broadcast_to(want, (4, 3)), rtol=1e-10)
+    assert bool(res.loss_grows) and bool(jnp.all(jnp.isfinite(res.v)))
+
+
 @pytest.mark.parametrize("act", ["tanh", "sigmoid"])
 def test_villani_radius_bounds_v(act, key):
     ds = data.random_labels(jax.random.key(6), 10, 3)
@@ -124,9 +173,13 @@ def test_bad_input(ds, key):
         check_villani(obj, 1.0, RADII, 4, key=key, rays="worst")
     with pytest.raises(ValueError, match="hutchinson"):
         check_villani(obj, 1.0, RADII, 4, key=key, method="hutchinson")
-    mlp_obj = Objective(nets.mlp((4, 4)), ds, "logistic", l2=0.1)
-    with pytest.raises(ValueError, match="bounded"):
-        check_villani(mlp_obj, 1.0, RADII, 4, key=key, rays="bounded")
+    # no bounded ray: a last layer of width 1 on data that span R^d, or a net without layers
+    full = data.random_labels(jax.random.key(3), 12, 3)
+    pair = (lambda k, d: {"w": jax.random.normal(k, (d,))}, lambda p, x: jnp.tanh(x @ p["w"]))
+    for net in (nets.mlp((4, 1)), pair):
+        with pytest.raises(ValueError, match="bounded"):
+            check_villani(Objective(net, full, "logistic", l2=0.1), 1.0, RADII, 4, key=key,
+                          rays="bounded")
     with pytest.raises(ValueError, match="train_outer"):
         villani_radius(obj, 1.0)
     fixed = Objective(nets.two_layer(4, train_outer=False), ds, "logistic", l2=0.0)

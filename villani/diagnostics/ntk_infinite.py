@@ -18,8 +18,8 @@ activations villani ships (``tanh``, ``sigmoid``, ``softplus``, ``gelu``).
 
 The network owns its rule: :func:`mlp_kernels` and :func:`two_layer_kernels` take the
 arguments of :func:`~villani.nets.mlp` and :func:`~villani.nets.two_layer`, and
-:func:`ntk_infinite` reads them off a network (through its ``infinite_kernels`` method
-when it has one).
+:func:`ntk_infinite` reads them off a network (through its ``infinite_kernels`` method,
+which villani's networks define; a network without one has no infinite-width kernel here).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._types import Array, all_finite, check_positive_int, is_concrete
-from ..nets import MLP, Activation, Initializer, Network, TwoLayer, gaussian, lecun
+from ..nets import Activation, Initializer, Network, gaussian, lecun
 from ..nets import activation as _lookup_activation
 
 __all__ = [
@@ -482,29 +482,28 @@ def two_layer_kernels(x1: Array, x2: Array | None = None, *, width: int,
     return _recursion(layers, act, x1, x2, method, order)
 
 
+_HOOK = "infinite_kernels"
+"""The method a network defines to have infinite-width kernels (see :func:`ntk_infinite`)."""
+
+
 def _network_kernels(net: Any, x1: Array, x2: Array | None, method: str,
                      order: int) -> InfiniteKernels:
-    hook = getattr(net, "infinite_kernels", None)
+    hook = getattr(net, _HOOK, None)
     if callable(hook):
         return hook(x1, x2, method=method, order=order)
-    if isinstance(net, MLP):
-        return mlp_kernels(x1, x2, widths=net.widths, activation=net.activation,
-                           parametrization=net.parametrization, bias=net.bias,
-                           init=net.init_dist, method=method, order=order)
-    if isinstance(net, TwoLayer):
-        return two_layer_kernels(x1, x2, width=net.width, activation=net.activation,
-                                 parametrization=net.parametrization,
-                                 train_outer=net.train_outer, bias=net.bias, init=net.init_dist,
-                                 outer=net.outer, method=method, order=order)
     raise TypeError(
-        f"net: {net!r} has no infinite-width kernel rule (an infinite_kernels(x1, x2) method); "
-        "villani's mlp and two_layer networks have one"
+        f"net: {type(net).__name__} has no infinite-width kernel rule: ntk_infinite calls the "
+        f"network's method {_HOOK}(x1, x2=None, *, method, order) -> InfiniteKernels, which "
+        "villani's nets.mlp and nets.two_layer define. For your own architecture, define that "
+        "method (e.g. returning villani.mlp_kernels(x1, x2, widths=..., activation=...)), or "
+        "measure the empirical NTK of a wide instance with villani.ntk(net, params, x)"
     )
 
 
 def _is_network(obj: Any) -> bool:
-    return (isinstance(obj, Network) or hasattr(obj, "infinite_kernels")
-            or hasattr(obj, "apply") or callable(obj))
+    pair = isinstance(obj, tuple) and len(obj) == 2 and all(callable(f) for f in obj)
+    return (isinstance(obj, Network) or hasattr(obj, _HOOK) or hasattr(obj, "apply")
+            or callable(obj) or pair)
 
 
 def _legacy(x1: Array, x2: Array | None, kernel: str, activation: str = "relu",
@@ -554,9 +553,11 @@ def ntk_infinite(net: Any, x1: Array | None = None, x2: Array | None = None, *,
     biases, and returns ``kernel="ntk"`` ($\Theta$) or ``"nngp"`` ($\Sigma$) from the
     recursion of :func:`mlp_kernels` (which states the formulas, the standard
     parametrisation's width-dependent NTK, and :data:`QUADRATURE_ORDER`'s accuracy). A
-    network supplies its rule through an ``infinite_kernels(x1, x2, method=, order=)``
-    method returning :class:`InfiniteKernels`; villani's own nets are read off their
-    attributes otherwise.
+    network supplies its rule through its ``infinite_kernels(x1, x2, *, method, order)``
+    method returning :class:`InfiniteKernels` (:meth:`villani.nets.MLP.infinite_kernels`,
+    :meth:`villani.nets.TwoLayer.infinite_kernels`), and ``ntk_infinite`` only calls that
+    hook; a network without it (a plain function or ``(init, apply)`` pair, an equinox or
+    flax model) is a ``TypeError`` that names the hook.
 
     Closed forms, for $(u, v)$ centred Gaussian with variances $a, b$, covariance $c$
     and $\cos\theta = c/\sqrt{ab}$:
@@ -588,8 +589,8 @@ def ntk_infinite(net: Any, x1: Array | None = None, x2: Array | None = None, *,
     term has $x\cdot x'$ whatever $s$.)
 
     Args:
-        net: a villani network (``mlp`` or ``two_layer``), or any object with an
-            ``infinite_kernels`` method; in the convenience form, the inputs ``x1``.
+        net: a network with an ``infinite_kernels`` method (villani's ``mlp`` and
+            ``two_layer``, or your own); in the convenience form, the inputs ``x1``.
         x1: inputs ``(n1, d)``; in the convenience form, ``x2``.
         x2: inputs ``(n2, d)``; ``None`` means ``x1``.
         kernel: ``"ntk"`` or ``"nngp"``.

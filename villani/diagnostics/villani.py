@@ -88,20 +88,25 @@ def _check_radii(radii: Any) -> Array:
     return r
 
 
-def _one_hidden_layer(objective: Objective, template: dict) -> Layers | None:
-    """The layers of a scalar feed-forward net with one hidden layer, else None."""
+def _feed_forward_layers(objective: Objective, template: dict) -> Layers | None:
+    """The layers of a scalar feed-forward net (any depth), else None."""
     net = objective.net
     if not (isinstance(net, FeedForward) and net.out_dim == 1):
         return None
     lay = net.layers(template)
-    return lay if len(lay.weights) == 2 else None
+    return lay if len(lay.weights) >= 2 else None
+
+
+def _last_layer_moves(lay: Layers) -> bool:
+    """Whether the last layer has a trained direction orthogonal to the constant feature."""
+    return bool(lay.trained[-1]) and lay.weights[-1].shape[1] >= 2
 
 
 def _has_bounded_rays(objective: Objective, template: dict) -> bool:
-    lay = _one_hidden_layer(objective, template)
+    lay = _feed_forward_layers(objective, template)
     if lay is None:
         return False
-    if lay.trained[1] and lay.weights[1].shape[1] >= 2:
+    if _last_layer_moves(lay):
         return True
     x = objective.data.x
     if not is_concrete(x):
@@ -110,12 +115,18 @@ def _has_bounded_rays(objective: Objective, template: dict) -> bool:
 
 
 def _bounded_direction(objective: Objective, template: dict, key: PRNGKey) -> dict:
-    r"""A unit direction along which a one-hidden-layer net's outputs stay fixed.
+    r"""A unit direction along which a feed-forward net's outputs stay fixed, any depth.
 
-    First-layer weights in the orthogonal complement of the data span (so every
-    $z_{ij} = w_j\cdot x_i = 0$ along the ray), biases zero, outer weights orthogonal to
-    $\mathbf 1$ (so $f = c\,\sigma(0)\sum_j a_j = 0$); the two parts mixed at a random angle.
-    Built from the network's own layer description and mapped back with ``layer_params``.
+    Along $\theta = r u$ every weight and bias is $r$ times its part of $u$. The direction has
+    all biases zero, first-layer weights $W_1$ with rows in the orthogonal complement of the
+    data span (so $z_1 = c_1 W_1 x_i = 0$ for every input, at every $r$: nonzero only when
+    $\operatorname{rank} X < d$), the hidden layers between zero, and last-layer weights
+    orthogonal to $\mathbf 1$. Then $h_1 = \sigma(0)\mathbf 1$ and, the layers above having
+    zero weights and biases, $h_L = \sigma(0)\mathbf 1$ for every input: the span of the last
+    hidden features is $\mathbf 1$ (or 0), and $f = c_{L+1}\sigma(0)\sum_j a_j = 0$ at every
+    radius, whatever the depth. The first- and last-layer parts are mixed at a random angle.
+    Built from the network's own layer description and mapped back with ``layer_params``;
+    for one hidden layer this is the construction of paper 000.
     """
     net, x = objective.net, objective.data.x
     lay = net.layers(template)
@@ -127,16 +138,17 @@ def _bounded_direction(objective: Objective, template: dict, key: PRNGKey) -> di
     w = jax.random.normal(kw, lay.weights[0].shape, x.dtype) @ proj
     w_norm = jnp.linalg.norm(w)
     w = jnp.where(w_norm > 1e-12, w / jnp.maximum(w_norm, 1e-300), 0.0)
-    outer = jnp.zeros_like(lay.weights[1])
-    if lay.trained[1] and lay.weights[1].shape[1] >= 2:
-        a = jax.random.normal(ka, lay.weights[1].shape, x.dtype)
+    outer = jnp.zeros_like(lay.weights[-1])
+    if _last_layer_moves(lay):
+        a = jax.random.normal(ka, lay.weights[-1].shape, x.dtype)
         a = a - jnp.mean(a)
         a = a / jnp.linalg.norm(a)
         angle = jax.random.uniform(kt, (), x.dtype, 0.0, 0.5 * math.pi)
         outer = jnp.sin(angle) * a
         w = jnp.cos(angle) * w
+    middle = [jnp.zeros_like(v) for v in lay.weights[1:-1]]
     biases = [None if b is None else jnp.zeros_like(b) for b in lay.biases]
-    out = net.layer_params([w, outer], biases)
+    out = net.layer_params([w, *middle, outer], biases)
     flat, unravel = jax.flatten_util.ravel_pytree(out)
     return unravel(flat / jnp.linalg.norm(flat))
 
@@ -159,10 +171,13 @@ def check_villani(objective: Objective, scale: float | Array, radii: Any,
     per radius the minimum over directions. Directions:
 
     * ``"random"``: uniform on the unit sphere;
-    * ``"bounded"`` (nets with one hidden layer that expose their layers): worst-case rays
-      along which every output stays fixed, so the logistic $\ell''$ does not decay while
-      $\|\nabla f\|^2$ grows like $r^2$ — first-layer weights orthogonal to the data span,
-      outer weights orthogonal to $\mathbf 1$ (paper 000); along them $V_s \approx r^2(\lambda^2/s -
+    * ``"bounded"`` (scalar feed-forward nets of any depth that expose their layers:
+      :func:`~villani.nets.two_layer`, :func:`~villani.nets.mlp`): worst-case rays along
+      which every output stays fixed, so the logistic $\ell''$ does not decay while
+      $\|\nabla f\|^2$ grows — first-layer weights orthogonal to the data span, the
+      hidden layers between and all biases zero, last-layer weights orthogonal to
+      $\mathbf 1$ (paper 000 for one hidden layer; every pre-activation stays 0 along the
+      ray). For one hidden layer $V_s \approx r^2(\lambda^2/s -
       c^2\sigma'(0)^2\overline{\|x\|^2}/4 + \dots)$, so the derived threshold is nearly tight;
     * ``"both"``: half of each; ``"auto"``: ``"both"`` where bounded rays exist, else random.
 
@@ -229,9 +244,9 @@ def check_villani(objective: Objective, scale: float | Array, radii: Any,
     bounded_ok = _has_bounded_rays(objective, template)
     if rays == "bounded" and not bounded_ok:
         raise ValueError(
-            "rays: 'bounded' needs a net with one hidden layer that exposes its layers "
-            "(nets.two_layer, nets.mlp with one width) with a trained outer layer (width >= 2) or "
-            f"data that do not span R^d; got {objective.net!r} on data of shape {objective.data.x.shape}"
+            "rays: 'bounded' needs a scalar feed-forward net that exposes its layers "
+            "(nets.two_layer, nets.mlp) with a trained last layer of width >= 2 or data that do "
+            f"not span R^d; got {objective.net!r} on data of shape {objective.data.x.shape}"
         )
     if rays == "auto":
         rays = "both" if bounded_ok else "random"

@@ -312,6 +312,6 @@ def run_config(cfg: Mapping[str, Any], *, out: str | None = None, progress: bool
     static = [axis for axis, dotted in cfg["axes"].items() if dotted not in VMAPPABLE]
     meta = {k: cfg[k] for k in ("network", "data", "loss", "dynamics")}
     meta["axes"] = cfg["axes"]
-    return sweep(make_run(cfg), grid, cfg["seeds"], jax.random.key(cfg["key"]),
+    return sweep(make_run(cfg), grid, cfg["seeds"], key=jax.random.key(cfg["key"]),
                  out=out if out is not None else cfg["out"], chunk=cfg["chunk"],
                  progress=progress, static_axes=static, meta=meta)

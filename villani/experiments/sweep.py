@@ -32,6 +32,7 @@ finished cells runs the same collective computations on every process.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import pathlib
@@ -279,8 +280,23 @@ def _run_cell(run, static_cfg, dyn_axes, seeds, key_data, impl, mesh, chunk) -> 
 # --------------------------------------------------------------------------------------
 
 
+def _key_by_keyword(fn):
+    """Refuse the key given positionally with a message that names it (the key convention)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if len(args) > 3:
+            raise TypeError(f"{fn.__name__}: the key is keyword-only (villani's key convention: only "
+                            f"samplers take it positionally); call {fn.__name__}(run, grid, seeds, "
+                            f"key=jax.random.key(0), ...), got {len(args)} positional arguments")
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@_key_by_keyword
 def sweep(run: Callable[[dict[str, Any], Any], Any], grid: Mapping[str, Sequence[Any]],
-          seeds: int | Sequence[int], key: Any, *, devices: Sequence[Any] | None = None,
+          seeds: int | Sequence[int], *, key: Any, devices: Sequence[Any] | None = None,
           out: str | pathlib.Path | None = None, chunk: int | None = None,
           progress: bool | None = None, static_axes: Sequence[str] | None = None,
           meta: Mapping[str, Any] | None = None) -> SweepTable:
@@ -310,7 +326,7 @@ def sweep(run: Callable[[dict[str, Any], Any], Any], grid: Mapping[str, Sequence
             ``{"width": [16, 64], "lr": [0.1, 0.3]}``. May be empty (seeds only).
         seeds: a number of seeds $S$ (meaning ``range(S)``) or a sequence of distinct
             ints in $[0, 2^{31})$.
-        key: a PRNG key (``jax.random.key(0)``).
+        key: a PRNG key (``jax.random.key(0)``), keyword-only.
         devices: devices to shard the seed axis over (default: ``jax.devices()``).
         out: a directory for resumable results: ``sweep.json`` (config with ``run``'s
             code fingerprint, its hash, versions of villani/jax/jaxlib, float64, device,

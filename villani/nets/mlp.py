@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -15,6 +16,9 @@ from ._activations import activation as _as_activation
 from ._base import FeedForward, Layers, check_x
 from ._initializers import Initializer, gaussian, lecun
 from .two_layer import check_parametrization
+
+if TYPE_CHECKING:  # the kernels live with the diagnostics, which import the nets
+    from ..diagnostics.ntk_infinite import InfiniteKernels
 
 __all__ = ["MLP", "mlp"]
 
@@ -77,6 +81,39 @@ class MLP(FeedForward):
         check_x(x, self.in_dim(params))
         out = self.forward(params, x)[-1]
         return out[..., 0] if self.out_dim == 1 else out
+
+    def infinite_kernels(self, x1: Array, x2: Array | None = None, **kw: Any) -> InfiniteKernels:
+        r"""This network's NNGP kernel $\Sigma$ and NTK $\Theta$ at infinite width.
+
+        The layer recursion of :func:`~villani.diagnostics.ntk_infinite.mlp_kernels` with
+        this net's widths, activation, parametrisation, biases and initialiser:
+        $\Sigma_{l+1} = A_{l+1}\,E[\sigma(u)\sigma(v)] + \beta_{l+1}^2$ and
+        $\Theta_{l+1} = G_{l+1}\,E[\sigma(u)\sigma(v)] + \mathbb 1_{\rm bias}
+        + A_{l+1}\,E[\sigma'(u)\sigma'(v)]\,\Theta_l$, $(u, v)\sim\mathcal N(0, \Sigma_l)$.
+        Every output of a multi-output net has these kernels. This is the hook
+        :func:`~villani.ntk_infinite` calls.
+
+        Args:
+            x1: inputs ``(n1, d)``.
+            x2: inputs ``(n2, d)``; ``None`` means ``x1`` (symmetric kernels).
+            **kw: ``method`` (``"auto"``, ``"closed_form"``, ``"quadrature"``) and
+                ``order`` (Gauss-Hermite nodes per dimension), as for ``mlp_kernels``.
+
+        Returns:
+            :class:`~villani.diagnostics.ntk_infinite.InfiniteKernels` ``(nngp, ntk)``,
+            each ``(n1, n2)``.
+
+        Example:
+            >>> x = jnp.eye(3)
+            >>> k = mlp((64, 64, 64), "relu", bias=True).infinite_kernels(x)
+            >>> k.ntk.shape, bool(jnp.allclose(k.ntk, k.ntk.T))
+            ((3, 3), True)
+        """
+        from ..diagnostics.ntk_infinite import mlp_kernels
+
+        return mlp_kernels(x1, x2, widths=self.widths, activation=self.activation,
+                           parametrization=self.parametrization, bias=self.bias,
+                           init=self.init_dist, **kw)
 
 
 def mlp(widths: Sequence[int], activation: str | Activation = "tanh", *,

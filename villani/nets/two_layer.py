@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jax.numpy as jnp
 import numpy as np
@@ -16,6 +16,9 @@ from ._activations import Activation
 from ._activations import activation as _as_activation
 from ._base import FeedForward, Layers, check_x
 from ._initializers import Initializer, gaussian, lecun
+
+if TYPE_CHECKING:  # the kernels live with the diagnostics, which import the nets
+    from ..diagnostics.ntk_infinite import InfiniteKernels
 
 __all__ = ["TwoLayer", "two_layer"]
 
@@ -105,6 +108,41 @@ class TwoLayer(FeedForward):
         check_x(x, self.in_dim(params))
         h = self.activation(self.preactivations(params, x))
         return self.scale * (h @ self.outer_weights(params))
+
+    def infinite_kernels(self, x1: Array, x2: Array | None = None, **kw: Any) -> InfiniteKernels:
+        r"""This network's NNGP kernel $\Sigma$ and NTK $\Theta$ at infinite width.
+
+        :func:`~villani.diagnostics.ntk_infinite.two_layer_kernels` with this net's width,
+        activation, parametrisation, biases, initialiser and readout (trained, or the
+        fixed ``outer`` weights): with $\Sigma_1 = \omega^2 x\cdot x' + \beta^2$,
+        $\alpha^2 = E a_j^2$ and $c$ the output scale,
+        $\Sigma = c^2 m\,\alpha^2 E[\sigma(u)\sigma(v)]$ and
+        $\Theta = c^2 m\,[\alpha^2 E[\sigma'(u)\sigma'(v)](x\cdot x' + \mathbb 1_{\rm bias})
+        + \mathbb 1_{\rm train\_outer} E[\sigma(u)\sigma(v)]]$,
+        $(u, v)\sim\mathcal N(0, \Sigma_1)$. This is the hook :func:`~villani.ntk_infinite`
+        calls.
+
+        Args:
+            x1: inputs ``(n1, d)``.
+            x2: inputs ``(n2, d)``; ``None`` means ``x1`` (symmetric kernels).
+            **kw: ``method`` and ``order``, as for ``mlp_kernels``.
+
+        Returns:
+            :class:`~villani.diagnostics.ntk_infinite.InfiniteKernels` ``(nngp, ntk)``,
+            each ``(n1, n2)``.
+
+        Example:
+            >>> x = jnp.eye(3)  # orthonormal inputs: relu's H = I/2 (Du et al.)
+            >>> k = two_layer(64, "relu", train_outer=False).infinite_kernels(x)
+            >>> [round(float(v), 6) for v in jnp.diag(k.ntk)]
+            [0.5, 0.5, 0.5]
+        """
+        from ..diagnostics.ntk_infinite import two_layer_kernels
+
+        return two_layer_kernels(x1, x2, width=self.width, activation=self.activation,
+                                 parametrization=self.parametrization,
+                                 train_outer=self.train_outer, bias=self.bias, init=self.init_dist,
+                                 outer=self.outer, **kw)
 
 
 def two_layer(width: int, activation: str | Activation = "tanh", *,

@@ -490,17 +490,21 @@ def _bootstrap_rate(curves, t, window, key, f_star=None, n_boot=200, lag=None):
     of the increments mean(t) - mean(t + lag·Δt): for an exponential approach
     m(t) = m_∞ + c e^{-ρt} they equal c(1 - e^{-ρ lag Δt}) e^{-ρt}, so their log-slope is -ρ
     whatever m_∞ is (no late-time estimate of the limit, which would bias the rate)."""
-    idx = jax.random.randint(key, (n_boot, curves.shape[0]), 0, curves.shape[0])
-    means = np.concatenate([curves.mean(0)[None], curves[np.asarray(idx)].mean(1)])  # (1+B, k)
-    if f_star is None:
-        lag = lag or max(1, len(t) // 10)
-        gap, tt = means[:, :-lag] - means[:, lag:], t[:-lag]
-    else:
-        gap, tt = means - f_star, t
-    sign = np.sign(gap[0, 0]) if gap[0, 0] != 0 else 1.0
-    fits = fit_rate(jnp.asarray(sign * gap), steps=jnp.asarray(tt), window=window)
-    rates = np.asarray(fits.rate)
-    return float(rates[0]), np.quantile(rates[1:], [0.025, 0.975])
+    from .._stats import bootstrap
+
+    lag = lag or max(1, len(t) // 10)
+
+    def rates(resamples):  # (1 + B, P, k) -> (1 + B,): row 0 is the data
+        means = resamples.mean(1)
+        if f_star is None:
+            gap, tt = means[:, :-lag] - means[:, lag:], t[:-lag]
+        else:
+            gap, tt = means - f_star, t
+        sign = np.sign(gap[0, 0]) if gap[0, 0] != 0 else 1.0
+        return np.asarray(fit_rate(jnp.asarray(sign * gap), steps=jnp.asarray(tt), window=window).rate)
+
+    b = bootstrap(rates, curves, key=key, reps=n_boot)
+    return float(b.estimate), np.array([b.lo, b.hi])
 
 
 def _sde(config: Config, ds, key):

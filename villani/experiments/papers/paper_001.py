@@ -269,9 +269,10 @@ def _bootstrap_median_ci(v, key_seed=0, reps=2000):
     v = v[np.isfinite(v)]
     if v.size == 0:
         return math.nan, math.nan, math.nan
-    rng = np.random.default_rng(key_seed)
-    meds = np.median(rng.choice(v, size=(reps, v.size)), axis=1)
-    return float(np.median(v)), float(np.quantile(meds, 0.025)), float(np.quantile(meds, 0.975))
+    from .._stats import bootstrap
+
+    b = bootstrap(lambda r: np.median(r, axis=1), v, key=jax.random.key(key_seed), reps=reps)
+    return float(b.estimate), float(b.lo), float(b.hi)
 
 
 
