@@ -576,9 +576,11 @@ def main(argv=None) -> int:
         notes["rounds"] = args.rounds
         for tid, recs in rounds.items():
             ok = [rec for rec in recs if rec.get("status") == "ok"]
-            if len(ok) > 1:  # the median over rounds of each round's median
+            if ok:  # the median over the rounds it ran in of each round's median
                 results[tid] = dict(ok[-1], time_s=float(np.median([x["time_s"] for x in ok])),
                                     round_times_s=[x["time_s"] for x in ok],
+                                    rounds_failed=[x.get("reason") for x in recs
+                                                   if x.get("status") != "ok"],
                                     times_s=[t for x in ok for t in x.get("times_s", [])])
 
     # phase 2: studies, stopping at the target once an exact reference is known
