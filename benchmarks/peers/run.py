@@ -271,7 +271,7 @@ def build_grid(grid: str) -> tuple[list[dict], list[dict], dict]:
              impls=["villani_ntk_lanczos", "nt_ntk_3", "nt_ntk_1"]),
         dict(bench="beyond_hessian",
              spec=_mlp("squared", 256 if quick else 1024, (64,) * 3 if quick else (768,) * 3,
-                       "float32", villani_kwargs={"num_iters": 150}, memory=True),
+                       "float32", villani_kwargs={"num_iters": 60}, memory=True),
              impls=["villani_hessian_eig"]),
     ]
     return comps, beyond, notes
