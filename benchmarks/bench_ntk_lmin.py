@@ -90,10 +90,15 @@ def run(n, m, block, iters, check, tol=None):
                peak_rss_gib_matrix_free=peak_rss_gib())
     if check:
         t1 = time.perf_counter()
-        f64 = lambda q: net.apply(q, x.astype(jnp.float64))  # noqa: E731
         p64 = jax.tree_util.tree_map(lambda v: v.astype(jnp.float64), params)
-        jac = jax.jacrev(f64)(p64)
-        J = jnp.concatenate([v.reshape(n, -1) for v in jax.tree_util.tree_leaves(jac)], axis=1)
+        # J in blocks of rows: jacrev of all n outputs at once materialises an n x n x m
+        # intermediate (34 GB at n = 4,096, m = 256)
+        jrows = jax.jit(lambda xb: jax.jacrev(lambda q: net.apply(q, xb))(p64))
+        x64 = x.astype(jnp.float64)
+        J = jnp.concatenate([
+            jnp.concatenate([v.reshape(v.shape[0], -1)
+                             for v in jax.tree_util.tree_leaves(jrows(x64[i:i + 256]))], axis=1)
+            for i in range(0, n, 256)], axis=0)
         ev = np.linalg.eigvalsh(np.asarray(J @ J.T))
         row.update(dense_check_s=time.perf_counter() - t1, dense_lambda_min=float(ev[0]),
                    dense_lambda_2=float(ev[1]), dense_lambda_max=float(ev[-1]),
@@ -112,19 +117,30 @@ def main():
                     help="LOBPCG's tol (default: its own, float32 eps, which stops early here)")
     ap.add_argument("--check", action="store_true", help="dense float64 eigvalsh of K as well")
     a = ap.parse_args()
+    load0 = os.getloadavg()[0]
     row = run(a.n, a.m, a.block, a.iters, a.check, a.tol)
-    print(json.dumps(row, indent=1, default=float))
     info = device_info()
     load = os.getloadavg()[0]
+    row["load_1min_start_end"] = f"{load0:.1f} -> {load:.1f}"
+    print(json.dumps(row, indent=1, default=float))
     stem = RESULTS / f"ntk_lmin-{info['platform']}"
-    stem.with_suffix(".json").write_text(json.dumps({"device": info, "rows": [row]}, indent=1,
+    rows = []  # earlier sizes are kept; a rerun of the same (n, m, block) replaces its row
+    if stem.with_suffix(".json").exists():
+        rows = [r for r in json.loads(stem.with_suffix(".json").read_text())["rows"]
+                if (r["n"], r["m"], r["block"]) != (row["n"], row["m"], row["block"])]
+    rows.append(row)
+    stem.with_suffix(".json").write_text(json.dumps({"device": info, "rows": rows}, indent=1,
                                                     default=float))
     lines = ["# NTK λ_min with p > n, matrix-free (block LOBPCG on σI − K)", "",
              f"Device: {info['platform']} ({info['device']}), {info['cpu_count']} CPU cores, "
-             f"jax {info['jax']}; 1-min load average {load:.1f} at the end (machine shared "
-             "with other jobs).", ""]
-    lines += [f"- {k}: {v:.6g}" if isinstance(v, float) else f"- {k}: {v}" for k, v in row.items()]
-    stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
+             f"jax {info['jax']}; the machine was shared with other jobs (1-min load average "
+             "at each run's start and end in its row).", ""]
+    for r in rows:
+        lines += [f"## n = {r['n']}, m = {r['m']} (p = {r['p']})", ""]
+        lines += [f"- {k}: {v:.6g}" if isinstance(v, float) else f"- {k}: {v}"
+                  for k, v in r.items()]
+        lines.append("")
+    stem.with_suffix(".md").write_text("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -98,6 +98,44 @@ def test_langevin_reaches_gibbs_variance(key):
     assert traj.valid.all()
 
 
+@pytest.mark.parametrize("n_steps", [37, 400, 401])  # one draw; 8 chunks of 50; 6 of 64 + 17
+def test_langevin_chunked_noise_has_the_euler_maruyama_law(key, n_steps):
+    # one save interval of n_steps steps on L = c w^2/2: Euler-Maruyama is the AR(1)
+    # w <- (1 - c h) w + sqrt(2 T h) xi, whose law after N steps is Gaussian with mean
+    # (1 - c h)^N w0 and variance 2 T h sum_j (1 - c h)^{2j}. Noise reused across chunks
+    # (or correlated between them) would change the variance.
+    curv, temp, dt = 1.0, 0.5, 0.01
+    obj = quadratic_1d(curv)
+    p0 = {"w": jnp.ones((1, 1))}
+    keys = jax.random.split(key, 4000)
+    traj = jax.vmap(lambda k: langevin(obj, p0, n_steps * dt, dt, temp, key=k,
+                                       saveat=2))(keys)
+    w = np.asarray(traj.params["w"]).ravel()
+    r = 1 - curv * dt
+    mean = r**n_steps
+    var = 2 * temp * dt * (1 - r ** (2 * n_steps)) / (1 - r**2)
+    assert abs(w.mean() - mean) < 4 * np.sqrt(var / len(w))
+    assert abs(w.var() / var - 1) < 4 * np.sqrt(2 / len(w))  # 4 sigma of a variance estimate
+    assert scipy.stats.kstest((w - mean) / np.sqrt(var), "norm").pvalue > 1e-3
+    # the same key gives the same path
+    again = langevin(obj, p0, n_steps * dt, dt, temp, key=keys[0], saveat=2)
+    np.testing.assert_array_equal(again.params["w"], traj.params["w"][0])
+
+
+def test_langevin_memory_does_not_grow_with_steps_per_save(key):
+    # the noise is drawn in bounded chunks: 10,000 steps per save interval need no more
+    # scratch memory than 100 (drawing a whole interval at once needs 10,000 x p numbers)
+    obj, p0 = tiny_net_problem(key, width=16)
+    p = sum(x.size for x in jax.tree_util.tree_leaves(p0))
+
+    def temp_bytes(n_steps):
+        f = jax.jit(lambda k: langevin(obj, p0, 1.0, 1.0 / n_steps, 0.1, key=k, saveat=2))
+        return f.lower(key).compile().memory_analysis().temp_size_in_bytes
+
+    small, big = temp_bytes(100), temp_bytes(10_000)
+    assert big <= small + 64 * p * 8, (small, big, 10_000 * p * 8)
+
+
 def test_sgd_sde_noise_covariance(key):
     obj, p0 = tiny_net_problem(key)
     lr, b, dt = 0.5, 2, 0.1

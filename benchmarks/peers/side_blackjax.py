@@ -3,7 +3,9 @@
 Runs in benchmarks/peers/.envs/blackjax. blackjax's step is
 ``theta + h * grad log p + sqrt(2 T h) * xi``; with ``log p = -L`` this is the
 Euler-Maruyama step of ``d theta = -grad L dt + sqrt(2 T) dW`` that villani.langevin
-integrates. Particles are a vmap over keys, steps a lax.scan, as villani does.
+integrates. Particles are a vmap over keys, steps a lax.scan, as villani does. The same
+environment also runs a hand-written Euler-Maruyama scan in plain JAX (``_scan``), the
+reference with no library overhead at all.
 """
 
 import os
@@ -69,7 +71,56 @@ def _sgld(saves):
     return impl
 
 
-REGISTRY = {"blackjax_sgld": _sgld(0), "blackjax_sgld_101": _sgld(101)}
+def _scan(saves):
+    """A hand-written Euler-Maruyama ``lax.scan`` in plain JAX (no library): the strictest
+    reference. 100 intervals of equal length, the noise of an interval drawn at once;
+    ``saves=0`` records nothing (one ``grad`` per step), ``saves=101`` records the loss and
+    squared gradient norm at the 101 interval ends (t = 0 included) from the
+    ``value_and_grad`` each step computes anyway, as villani's default does."""
+    def impl(spec, inputs):
+        dtype = np.dtype(spec["dtype"])
+        params = params_from(spec, inputs, dtype)
+        x = jnp.asarray(inputs["x"], dtype)
+        y = jnp.asarray(inputs["y"], dtype)
+        L = loss_fn(spec)
+        steps = int(round(spec["t1"] / spec["dt"]))
+        n_int = 100
+        per = steps // n_int
+        h = jnp.asarray(spec["dt"], dtype)
+        c = jnp.sqrt(2 * jnp.asarray(spec["temperature"], dtype) * h)
+        vg = jax.value_and_grad(lambda q: L(q, x, y))
+        leaves0, tree = jax.tree_util.tree_flatten(params)
+
+        def step(carry, z):
+            p, loss, g = carry
+            p = jax.tree_util.tree_map(lambda v, gv, zv: v - h * gv + c * zv, p, g, z)
+            loss, g = vg(p) if saves else (loss, jax.grad(lambda q: L(q, x, y))(p))
+            return (p, loss, g), None
+
+        def interval(carry, kk):
+            z = [jax.random.normal(jax.random.fold_in(kk, i), (per,) + v.shape, v.dtype)
+                 for i, v in enumerate(leaves0)]
+            carry, _ = jax.lax.scan(step, carry, jax.tree_util.tree_unflatten(tree, z))
+            rec = (carry[1], sum(jnp.sum(v**2) for v in jax.tree_util.tree_leaves(carry[2])))
+            return carry, (rec if saves else None)
+
+        def one(key):
+            loss0, g0 = vg(params)
+            (p, _, _), recs = jax.lax.scan(interval, (params, loss0, g0),
+                                           jax.random.split(key, n_int))
+            return p, recs
+
+        run = jax.jit(lambda keys: jax.vmap(one)(keys)[0])
+        keys = jax.random.split(jax.random.PRNGKey(spec["seed"]), spec["particles"])
+        out, timing = time_call(lambda: run(keys), jax.block_until_ready)
+        final_loss = jax.vmap(lambda p: L(p, x, y))(out)
+        return {**to_driver(spec, out), "final_loss": np.asarray(final_loss)}, timing
+
+    return impl
+
+
+REGISTRY = {"blackjax_sgld": _sgld(0), "blackjax_sgld_101": _sgld(101),
+            "blackjax_env_scan": _scan(0), "blackjax_env_scan_101": _scan(101)}
 
 
 def setup(tasks):

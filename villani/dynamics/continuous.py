@@ -118,6 +118,24 @@ def _em_steps(grid: tuple[float, ...], dt: float, dtype: Any) -> np.ndarray | No
     return np.stack(rows).astype(dtype)
 
 
+# Langevin's noise is drawn a chunk of steps at a time: at most _NOISE_CHUNK_STEPS steps
+# and (beyond one step) at most _NOISE_CHUNK_ELEMS numbers per particle, so the memory
+# of a call does not grow with the number of steps per save interval.
+_NOISE_CHUNK_STEPS = 64
+_NOISE_CHUNK_ELEMS = 2**18
+
+
+def _noise_chunk(n_steps: int, n_params: int) -> int:
+    """Steps per noise draw for intervals of ``n_steps`` steps of a state of ``n_params``
+    numbers: the cap $C$ set above, or its largest divisor of ``n_steps`` when that is at
+    least $C/4$ (then every chunk has the same length and the step is compiled once)."""
+    cap = int(max(1, min(_NOISE_CHUNK_STEPS, _NOISE_CHUNK_ELEMS // max(n_params, 1))))
+    if n_steps <= cap:
+        return n_steps
+    div = max(c for c in range(1, cap + 1) if n_steps % c == 0)
+    return div if 4 * div >= cap else cap
+
+
 @partial(jax.jit, static_argnames=("grid", "has0", "metrics", "max_loss"))
 def _solve_em(objective, params, key, coef, steps, *, grid, has0, metrics, max_loss):
     r"""Overdamped Langevin by Euler–Maruyama in one scan (the default ``langevin``).
@@ -126,13 +144,20 @@ def _solve_em(objective, params, key, coef, steps, *, grid, has0, metrics, max_l
     carries $(\theta, L(\theta), \nabla L(\theta))$: each step is
     $\theta \leftarrow \theta + (-h\nabla L(\theta) + c\sqrt h\,\xi)$, $\xi \sim N(0, I)$,
     followed by one ``value_and_grad`` at the new point, so the records at a save point
-    (loss, $\|\nabla L\|^2$) come from the gradient the next step uses. The noise of
-    interval $k$, leaf $i$ is drawn with ``fold_in(fold_in(key, k), i)``.
+    (loss, $\|\nabla L\|^2$) come from the gradient the next step uses.
+
+    The noise is drawn in chunks of $C \le 64$ steps (:func:`_noise_chunk`) inside the
+    interval's scan, never a whole interval at once, so memory stays $O(C\,p)$ however
+    many steps a save interval has. With $k_i$ = ``fold_in(fold_in(key, k), i)`` for interval $k$,
+    leaf $i$: an interval of $N \le C$ steps draws its $N$ steps from $k_i$; a longer one
+    draws chunk $j$ ($C$ steps, the last one the remaining $N \bmod C$) from
+    ``fold_in(k_i, j)``.
     """
     dtype = jax.tree_util.tree_leaves(params)[0].dtype
     leaves0, treedef = jax.tree_util.tree_flatten(params)
     vg = jax.value_and_grad(objective.value)
     n_steps = steps.shape[1]
+    chunk_len = _noise_chunk(n_steps, sum(x.size for x in leaves0))
 
     def step(c, xs):
         y, _, g = c
@@ -142,13 +167,37 @@ def _solve_em(objective, params, key, coef, steps, *, grid, has0, metrics, max_l
         loss, g = vg(y)
         return (y, loss, g), None
 
+    def noise(kk, j, rows):
+        # leaf i of chunk j: N(0, I) of shape (rows,) + leaf shape from fold_in(kk, i),
+        # further folded with j when the interval has more than one chunk
+        ks = [jax.random.fold_in(kk, i) for i in range(len(leaves0))]
+        if j is not None:
+            ks = [jax.random.fold_in(k, j) for k in ks]
+        z = [jax.random.normal(k, (rows,) + x.shape, x.dtype) for k, x in zip(ks, leaves0)]
+        return jax.tree_util.tree_unflatten(treedef, z)
+
+    def run_interval(c, kk, hs):
+        if n_steps <= chunk_len:
+            c, _ = jax.lax.scan(step, c, (hs, noise(kk, None, n_steps)))
+            return c
+
+        def chunk(c, xs):
+            j, hs_j = xs
+            c, _ = jax.lax.scan(step, c, (hs_j, noise(kk, j, chunk_len)))
+            return c, None
+
+        n_full, rem = divmod(n_steps, chunk_len)
+        c, _ = jax.lax.scan(chunk, c, (jnp.arange(n_full, dtype=jnp.int32),
+                                       hs[:n_full * chunk_len].reshape(n_full, chunk_len)))
+        if rem:
+            c, _ = jax.lax.scan(step, c, (hs[n_full * chunk_len:], noise(kk, n_full, rem)))
+        return c
+
     def interval(c, xs):
         (y, loss, g), bad, bad_at, why = c
         k, hs = xs
         kk = jax.random.fold_in(key, k)
-        z = [jax.random.normal(jax.random.fold_in(kk, i), (n_steps,) + x.shape, x.dtype)
-             for i, x in enumerate(leaves0)]
-        new, _ = jax.lax.scan(step, (y, loss, g), (hs, jax.tree_util.tree_unflatten(treedef, z)))
+        new = run_interval((y, loss, g), kk, hs)
         y_new, loss_new, g_new = new
         g2 = sq_norm(g_new)
         mets = eval_metrics(metrics, y_new)
