@@ -102,9 +102,14 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
+
+import villani
 
 from ... import nets, plots
+from ...data import Dataset
 from ...diagnostics import fit_slope, ntk_drift
+from ...losses import Objective
 from ..result import Paper, Result, Rule, Verdict
 
 __all__ = ["FULL", "PAPER", "QUICK", "Config", "kappa", "ntk_eigenvalues", "run"]
@@ -247,36 +252,49 @@ def _checkpoints(log2_lo, log2_hi, block):
     return t * block, t - 1
 
 
-def _grid_stream(key, T, n_grid):
-    """Angle indices uniform on the n_grid-point grid, and the label noise."""
+def _draw(key, n_grid):
+    """One sample of the stream: an angle index uniform on the n_grid-point grid, and the
+    label noise."""
     ki, kn = jax.random.split(key)
-    return jax.random.randint(ki, (T,), 0, n_grid), NOISE * jax.random.normal(kn, (T,))
+    return jax.random.randint(ki, (), 0, n_grid), NOISE * jax.random.normal(kn, ())
 
 
-def _nn_run(net, params, g0_grid, idx, noise, y_grid, eta1, theta, block, n_grid, eval_every):
-    r"""Online SGD of the centred net $g_\Theta - g_{\Theta_0}$ (for the paired init
-    $g_{\Theta_0} = 0$, so centring changes nothing); returns the final params and the
-    excess risk on the eval grid (every ``eval_every``-th grid angle) after every block."""
-    phi_grid = 2 * math.pi * jnp.arange(n_grid) / n_grid
-    x_eval = _xy(phi_grid[::eval_every])
-    g0_eval, y_eval = g0_grid[::eval_every], y_grid[::eval_every]
-    T = idx.shape[0]
+def _grid_stream(key, T, n_grid):
+    """The samples the network's stream sees at steps 0..T-1 (``villani.stepper`` draws step
+    t's batch from ``fold_in(key, t)``): angle indices and label noise, for kernel SGD to
+    run on the same sequence."""
+    return jax.vmap(lambda t: _draw(jax.random.fold_in(key, t), n_grid))(
+        jnp.arange(T, dtype=jnp.int32))
 
-    def step(p, inp):
-        t, i, xi = inp
-        x = _xy(phi_grid[i])
-        g, grad = jax.value_and_grad(lambda q: net.apply(q, x))(p)
-        lr = eta1 * t ** (-theta)
-        res = g - g0_grid[i] - y_grid[i] - xi
-        return jax.tree.map(lambda a, b: a - lr * res * b, p, grad), None
 
-    def blk(p, inp):
-        p, _ = jax.lax.scan(step, p, inp)
-        return p, jnp.mean((net.apply(p, x_eval) - g0_eval - y_eval) ** 2)
+def _nn_run(net, params, g0_grid, key, y_grid, eta1, theta, block, n_blocks, n_grid, eval_every):
+    r"""Online SGD of the centred net $g_\Theta - g_{\Theta_0}$ on :func:`villani.stepper`
+    with a stream (one fresh sample per step, drawn from ``fold_in(key, t)`` by
+    :func:`_draw`); returns the final params and the excess risk on the eval grid (every
+    ``eval_every``-th grid angle) after every block.
 
-    ts = jnp.arange(1, T + 1, dtype=noise.dtype)
-    inp = tuple(a.reshape((T // block, block)) for a in (ts, idx, noise))
-    return jax.lax.scan(blk, params, inp)
+    Centring by the labels: the stream's label is $g_\rho(x) + \xi + g_{\Theta_0}(x)$, so
+    $\tfrac12(g_\Theta - y)^2 = \tfrac12(g_\Theta - g_{\Theta_0} - g_\rho - \xi)^2$ (for the
+    paired init $g_{\Theta_0} = 0$ and this changes nothing). Step size
+    $\eta_t = \eta_1 t^{-\theta}$, $t = 1, 2, \dots$ (optax's schedule count starts at 0)."""
+    x_grid = _xy(2 * math.pi * jnp.arange(n_grid) / n_grid)
+    target = y_grid + g0_grid
+
+    def stream(k):
+        i, xi = _draw(k, n_grid)
+        return x_grid[i][None], (target[i] + xi)[None]
+
+    # the evaluation set: L = mean (g - g0 - g_rho)^2 / 2 over the eval grid
+    obj = Objective(net, Dataset(x_grid[::eval_every], target[::eval_every]), "squared")
+    opt = optax.sgd(lambda count: eta1 * (count + 1.0) ** (-theta))
+    init, step = villani.stepper(obj, opt, stream=stream)
+
+    def blk(state, _):
+        state = jax.lax.scan(lambda s, _: (step(key, s)[0], None), state, length=block)[0]
+        return state, 2.0 * obj.value(state.params)
+
+    state, risks = jax.lax.scan(blk, init(params), length=n_blocks)
+    return state.params, risks
 
 
 def _kernel_run(mu, feats, idx, noise, tau, eta1, theta, block):
@@ -347,16 +365,16 @@ def _gap_fits(widths, nn, kr, reps, seed=0):
 
 
 @functools.partial(jax.jit, static_argnames=("net", "steps", "block", "grid", "eval_every"))
-def _nn_batch(net, p0s, idx, noise, y_grids, theta, eta, *, steps, block, grid, eval_every):
-    """``_nn_run`` vmapped over runs (leading axis of ``p0s``, ``idx``, ``noise``) and
+def _nn_batch(net, p0s, keys, y_grids, theta, eta, *, steps, block, grid, eval_every):
+    """``_nn_run`` vmapped over runs (leading axis of ``p0s`` and the stream ``keys``) and
     targets (``y_grids``, ``theta``)."""
     phi_grid = 2 * math.pi * jnp.arange(grid) / grid
     g0 = jax.vmap(lambda p: net.apply(p, _xy(phi_grid)))(p0s)  # (runs, grid)
 
-    def one(p0, g0r, i, nz, yg, th):
-        return _nn_run(net, p0, g0r, i[:steps], nz[:steps], yg, eta, th, block, grid, eval_every)
-    per_run = jax.vmap(one, (0, 0, 0, 0, None, None))
-    return jax.vmap(per_run, (None, None, None, None, 0, 0))(p0s, g0, idx, noise, y_grids, theta)
+    def one(p0, g0r, k, yg, th):
+        return _nn_run(net, p0, g0r, k, yg, eta, th, block, steps // block, grid, eval_every)
+    per_run = jax.vmap(one, (0, 0, 0, None, None))
+    return jax.vmap(per_run, (None, None, None, 0, 0))(p0s, g0, keys, y_grids, theta)
 
 
 @functools.partial(jax.jit, static_argnames=("block",))
@@ -392,8 +410,8 @@ def run(config: Config, key: jax.Array) -> Result:
     R = S * I
     run_stream, run_init = np.repeat(np.arange(S), I), np.tile(np.arange(I), S)
     k_stream, k_init = jax.random.split(key)
-    idx, noise = jax.vmap(lambda k: _grid_stream(k, T, cfg.grid))(jax.random.split(k_stream, S))
-    idx, noise = idx[run_stream], noise[run_stream]  # (R, T): run j sees stream j // I
+    stream_keys = jax.random.split(k_stream, S)[run_stream]  # run j sees stream j // I
+    idx, noise = jax.vmap(lambda k: _grid_stream(k, T, cfg.grid))(stream_keys)  # (R, T)
     init_keys = jax.random.split(k_init, I)[run_init]
     phi_grid = 2 * math.pi * jnp.arange(cfg.grid) / cfg.grid
     feats = _features(phi_grid, K_MAX)  # (grid, 2 K_MAX + 1)
@@ -425,7 +443,7 @@ def run(config: Config, key: jax.Array) -> Result:
         (targets, runs, blocks). ``p0s`` has leaves (len(runs), ...); run k uses stream
         ``run_stream[runs[k]]``."""
         runs = np.arange(R) if runs is None else np.asarray(runs)
-        return _nn_batch(net, p0s, idx[runs], noise[runs], y_grids, theta, eta, steps=steps,
+        return _nn_batch(net, p0s, stream_keys[runs], y_grids, theta, eta, steps=steps,
                          block=cfg.block, grid=cfg.grid, eval_every=cfg.eval_every)
 
     def kern(mu_, taus, theta):
