@@ -19,7 +19,8 @@ def test_verdicts_as_expected(result):
 
 def test_claims_have_refuting_controls_and_margins(result):
     claims = [v for v in result.verdicts if v.role == "claim"]
-    assert len(claims) >= 3  # at least one rate, the drift exponent, the network-vs-kernel gap
+    # the drift exponent and the network-vs-kernel gap; a rate is a claim when it settles
+    assert len(claims) >= 2
     for v in claims:
         assert v.control is not None and v.control.refutes, v
         assert v.margin is not None and np.isfinite(v.margin), v
@@ -28,7 +29,7 @@ def test_claims_have_refuting_controls_and_margins(result):
         if v.role == "descriptive" and "rate" not in v.claim:
             continue
         if v.role == "descriptive":
-            assert v.claim.startswith("UNDECIDED") and "NOT settled" in v.measured
+            assert v.claim.startswith("UNDECIDED") and "local slope per octave" in v.measured
 
 
 def test_table_columns(result):
@@ -119,3 +120,41 @@ def test_slope_against_polyfit():
     want = np.polyfit(np.log(x), np.log(values.mean(0)), 1)[0]
     np.testing.assert_allclose(s, want, rtol=1e-10)
     assert lo <= s <= hi
+
+
+def test_network_stream_against_numpy_loop():
+    # independent algorithm: online SGD of the centred two-layer softplus net written out in
+    # numpy float64 with hand-derived gradients (d/dw_k = a_k s'(w_k.x) x / sqrt M,
+    # d/da_k = s(w_k.x) / sqrt M), on the samples the stepper's stream draws
+    # (``_grid_stream``: step t from fold_in(key, t)), against the module's run on
+    # villani.stepper; outer weights |a| so that the centring g - g_0 is exercised
+    act = nets.activation("softplus", beta=4.0)
+    M, grid, T, block, eval_every, eta1, theta = 8, 256, 48, 16, 4, 0.3, 0.5
+    net = nets.two_layer(M, act, init=nets.ntk_symmetric())
+    p = net.init(jax.random.key(1), 2)
+    p = {**p, "a": jnp.abs(p["a"])}
+    phi = 2 * np.pi * np.arange(grid) / grid
+    x = np.stack([np.cos(phi), np.sin(phi)], -1)
+    y = np.cos(phi) + 0.5 * np.cos(2 * phi)
+    g0 = np.asarray(net.apply(p, jnp.asarray(x)))
+    key = jax.random.key(5)
+    p_end, risks = p003._nn_run(net, p, jnp.asarray(g0), key, jnp.asarray(y), eta1, theta, block,
+                                T // block, grid, eval_every)
+    idx, noise = (np.asarray(v) for v in p003._grid_stream(key, T, grid))
+    w, a = np.asarray(p["w"]).copy(), np.asarray(p["a"]).copy()
+    s = lambda z: np.log1p(np.exp(4 * z)) / 4  # noqa: E731
+    ds = lambda z: 1 / (1 + np.exp(-4 * z))  # noqa: E731
+    g = lambda xx: s(xx @ w.T) @ a / np.sqrt(M)  # noqa: E731
+    want = []
+    for t in range(1, T + 1):
+        i = idx[t - 1]
+        z = w @ x[i]
+        res = g(x[i]) - g0[i] - y[i] - noise[t - 1]
+        lr = eta1 * t**-theta
+        w, a = (w - lr * res * np.outer(a * ds(z), x[i]) / np.sqrt(M),
+                a - lr * res * s(z) / np.sqrt(M))
+        if t % block == 0:
+            e = slice(None, None, eval_every)
+            want.append(np.mean((g(x[e]) - g0[e] - y[e]) ** 2))
+    np.testing.assert_allclose(np.asarray(risks), want, rtol=1e-10)
+    np.testing.assert_allclose(np.asarray(p_end["w"]), w, rtol=1e-10, atol=1e-13)
