@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+from conftest import assert_claims_refutable
 
 from villani.experiments.papers import paper_004 as P
 
@@ -14,11 +15,7 @@ def test_verdicts_as_expected(result):
 
 
 def test_claims_have_refuting_controls_and_margins(result):
-    claims = [v for v in result.verdicts if v.role == "claim"]
-    assert len(claims) >= 6
-    for v in claims:
-        assert v.control is not None and v.control.refutes, v
-        assert v.margin is not None and np.isfinite(v.margin), v
+    assert_claims_refutable(result, at_least=6)
 
 
 def test_table_is_tidy(result):

@@ -119,6 +119,7 @@ from ... import nets
 from ...diagnostics import check_villani, fit_rate, fit_slope
 from ...dynamics import langevin, sgd_sde, train
 from ...losses import Objective, strong_convexity_threshold, villani_threshold
+from .._stats import bootstrap
 from ..result import Paper, Result, Rule
 
 __all__ = ["Config", "FULL", "PAPER", "QUICK", "run", "generator_gap", "gibbs_grid", "ks_distance"]
@@ -490,8 +491,6 @@ def _bootstrap_rate(curves, t, window, key, f_star=None, n_boot=200, lag=None):
     of the increments mean(t) - mean(t + lag·Δt): for an exponential approach
     m(t) = m_∞ + c e^{-ρt} they equal c(1 - e^{-ρ lag Δt}) e^{-ρt}, so their log-slope is -ρ
     whatever m_∞ is (no late-time estimate of the limit, which would bias the rate)."""
-    from .._stats import bootstrap
-
     lag = lag or max(1, len(t) // 10)
 
     def rates(resamples):  # (1 + B, P, k) -> (1 + B,): row 0 is the data

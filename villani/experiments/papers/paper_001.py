@@ -98,6 +98,7 @@ from ... import nets, optim, plots
 from ...diagnostics import fit_slope, hessian_spectrum, local_pl_check, pl_ratio_along
 from ...dynamics import train
 from ...losses import Objective
+from .._stats import bootstrap
 from ..result import Paper, Result, Rule
 
 __all__ = ["FULL", "PAPER", "QUICK", "Config", "run"]
@@ -269,8 +270,6 @@ def _bootstrap_median_ci(v, key_seed=0, reps=2000):
     v = v[np.isfinite(v)]
     if v.size == 0:
         return math.nan, math.nan, math.nan
-    from .._stats import bootstrap
-
     b = bootstrap(lambda r: np.median(r, axis=1), v, key=jax.random.key(key_seed), reps=reps)
     return float(b.estimate), float(b.lo), float(b.hi)
 

@@ -122,6 +122,7 @@ from ... import nets, plots
 from ...data import Dataset
 from ...diagnostics import fit_slope, ntk_drift
 from ...losses import Objective
+from .._stats import bootstrap, resample_indices
 from ..result import Paper, Result, Rule, Verdict
 
 __all__ = ["FULL", "PAPER", "QUICK", "Config", "kappa", "ntk_eigenvalues", "run"]
@@ -338,13 +339,13 @@ def _slope(x, values, reps, seed=0):
     """Slope of log(mean over runs) vs log x (:func:`villani.fit_slope`), and a percentile
     bootstrap CI over runs (the rows of ``values``): every resample is one row of one
     batched ``fit_slope`` call."""
-    values = np.asarray(values)
-    n = values.shape[0]
-    idx = np.random.default_rng(seed).integers(0, n, (reps, n))
-    means = np.concatenate([values.mean(0)[None], values[idx].mean(1)])  # (1 + reps, k)
-    x = np.broadcast_to(np.asarray(x, dtype=np.float64), means.shape)
-    s = np.asarray(fit_slope(x, means, log=True).slope)
-    return float(s[0]), float(np.quantile(s[1:], 0.025)), float(np.quantile(s[1:], 0.975))
+    def slopes(r):  # r: (1 + reps, n, k) resamples of the runs
+        means = r.mean(1)
+        return np.asarray(fit_slope(np.broadcast_to(np.asarray(x, np.float64), means.shape), means,
+                                    log=True).slope)
+
+    b = bootstrap(slopes, np.asarray(values), key=jax.random.key(seed), reps=reps)
+    return float(b.estimate), float(b.lo), float(b.hi)
 
 
 def _local_slopes(t, risk):
@@ -367,7 +368,7 @@ def _gap_fits(widths, nn, kr, reps, seed=0):
         gap ``(1 + reps, W, C)``, exponent b ``(1 + reps, C)``, M* ``(1 + reps, C)``.
     """
     R = kr.shape[0]
-    idx = np.concatenate([np.arange(R)[None], np.random.default_rng(seed).integers(0, R, (reps, R))])
+    idx = resample_indices(jax.random.key(seed), R, reps)  # row 0: the data
     ratio = nn[:, idx].mean(2) / kr[idx].mean(1)[None]  # (W, B, C)
     gap = np.abs(ratio - 1).transpose(1, 0, 2)  # (B, W, C)
     g = np.moveaxis(gap, 1, -1)  # (B, C, W)
