@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.villani-installed
 
-.PHONY: demo test test-slow lint clean bench-peers peer-envs report-check docs
+.PHONY: demo test test-papers test-slow lint clean bench-peers peer-envs report-check docs
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ TEST_WORKERS ?= 2
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+
+# The five papers' quick reproductions and the tests of their verdicts (about 11 CPU-minutes:
+# outside the 10-minute default run; .ci/run runs them after it).
+test-papers: $(STAMP)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m paper
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow

@@ -1,6 +1,7 @@
 """Shared fixtures. Numerical tests run in float64 (x64 on for the whole session, as in
 diffrax's test suite), with the named tolerances of :data:`TOL`."""
 
+import os
 import pathlib
 import re
 import zlib
@@ -20,6 +21,28 @@ def key(request):
     seed = zlib.crc32(request.node.nodeid.encode()) % (2**31)  # stable across runs
     print(f"key seed: {seed}")
     return jax.random.key(seed)
+
+
+# XLA's cheaper backend optimisation for the default run: its tests use tiny sizes, where compile
+# time, not run time, is the cost (about 25 % less CPU measured on test_laplacian/test_own_model).
+# Results agree to rounding, which every numerical test's tolerance allows. Not applied where the
+# papers' quick runs are selected (make test-papers), whose run time matters and whose verdicts
+# are documented under the default flags.
+FAST_COMPILE = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+
+
+def pytest_configure(config):
+    if "not paper" in (config.option.markexpr or "") and "XLA_FLAGS" not in os.environ:
+        os.environ["XLA_FLAGS"] = FAST_COMPILE  # read when the backend starts, after this hook
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test that uses a paper's quick run (the ``result`` fixture) is marked ``paper``:
+    those runs take about 11 CPU-minutes together, so ``make test`` leaves them to
+    ``make test-papers`` (both run by .ci/run)."""
+    for item in items:
+        if "result" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.paper)
 
 
 NOTEBOOKS = pathlib.Path(__file__).parent.parent / "notebooks"

@@ -71,6 +71,7 @@ def test_reference_equals_hessian(net, key):
                                    laplacian(obj, p, "reference"), rtol=1e-12)
 
 
+@pytest.mark.slow  # 20-50 s CPU, compile-bound; run by make test-slow
 def test_exact_chunks_and_depth(key):
     kd, kp = jax.random.split(key)
     net = nets.mlp((6, 5, 4, 3), "tanh", bias=True)
@@ -109,6 +110,7 @@ def test_hutchinson_within_four_standard_errors(net, key):
     assert np.isinf(float(one.stderr))
 
 
+@pytest.mark.slow  # 20-50 s CPU, compile-bound; run by make test-slow
 def test_jit_and_vmap_over_params(key):
     kd, kp = jax.random.split(key)
     for net in (nets.mlp((4, 4, 3), "tanh"),):

@@ -206,6 +206,7 @@ def test_lanczos_partial_within_residual_bounds(key):
     assert float(s.residual_min) > 0
 
 
+@pytest.mark.slow  # 20-50 s CPU, compile-bound; run by make test-slow
 def test_spectrum_vmap_jit_and_same_key(key):
     net = nets.two_layer(16, "tanh")
     params = jax.vmap(lambda k: net.init(k, 3))(jax.random.split(key, 3))

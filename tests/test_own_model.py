@@ -106,6 +106,7 @@ def test_ntk_and_spectrum_against_jacrev(problem):
         _close(s.lambda_min, lam[0], rtol=1e-6, atol=1e-10)
 
 
+@pytest.mark.slow  # 20-50 s CPU, compile-bound; run by make test-slow
 def test_dynamics_against_manual_steps(problem):
     ds = problem[0]
     for name, net, params, twin, tparams in _cases(problem):

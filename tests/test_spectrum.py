@@ -60,6 +60,7 @@ def test_partial_lanczos_residual_bounds(key):
     np.testing.assert_allclose(top[0], ev[-1], rtol=1e-6)
 
 
+@pytest.mark.slow  # 20-50 s CPU, compile-bound; run by make test-slow
 def test_which_jit_vmap_same_key(key):
     obj, params = _objective(key)
     top = hessian_spectrum(obj, params, which="top", key=key, num_iters=8)

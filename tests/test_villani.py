@@ -148,6 +148,7 @@ def test_villani_radius_bounds_v(act, key):
     assert villani_radius(obj, s, 2 * level) > r  # monotone in M
 
 
+@pytest.mark.slow  # 20-50 s CPU, compile-bound; run by make test-slow
 def test_jit_and_vmap_over_keys(ds):
     net = nets.two_layer(4, "tanh", parametrization="standard")
     obj = Objective(net, ds, "logistic", l2=0.5)
