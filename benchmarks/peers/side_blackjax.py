@@ -20,18 +20,22 @@ from _common import run_tasks, time_call  # noqa: E402
 from _jaxnets import loss_fn, params_from, to_driver  # noqa: E402
 
 
+def _problem(spec, inputs):
+    """The driver's problem in its dtype: (dtype, params, x, y, loss function, steps)."""
+    dtype = np.dtype(spec["dtype"])
+    x = jnp.asarray(inputs["x"], dtype)
+    y = jnp.asarray(inputs["y"], dtype)
+    return (dtype, params_from(spec, inputs, dtype), x, y, loss_fn(spec),
+            int(round(spec["t1"] / spec["dt"])))
+
+
 def _sgld(saves):
     """blackjax.sgld with the full-batch gradient, vmapped over particles. ``saves=0``
     records nothing; ``saves=k`` also records the full-batch loss and squared gradient
     norm at k evenly spaced save points (t = 0 included), as villani's default does: an
     outer scan over save intervals, one value_and_grad at each save point."""
     def impl(spec, inputs):
-        dtype = np.dtype(spec["dtype"])
-        params = params_from(spec, inputs, dtype)
-        x = jnp.asarray(inputs["x"], dtype)
-        y = jnp.asarray(inputs["y"], dtype)
-        L = loss_fn(spec)
-        steps = int(round(spec["t1"] / spec["dt"]))
+        dtype, params, x, y, L, steps = _problem(spec, inputs)
         # arrays of the problem's dtype: Python floats would promote fp32 positions to fp64
         h, temp = jnp.asarray(spec["dt"], dtype), jnp.asarray(spec["temperature"], dtype)
         sgld = blackjax.sgld(lambda p, batch: jax.grad(lambda q: -L(q, *batch))(p))
@@ -78,12 +82,7 @@ def _scan(saves):
     squared gradient norm at the 101 interval ends (t = 0 included) from the
     ``value_and_grad`` each step computes anyway, as villani's default does."""
     def impl(spec, inputs):
-        dtype = np.dtype(spec["dtype"])
-        params = params_from(spec, inputs, dtype)
-        x = jnp.asarray(inputs["x"], dtype)
-        y = jnp.asarray(inputs["y"], dtype)
-        L = loss_fn(spec)
-        steps = int(round(spec["t1"] / spec["dt"]))
+        dtype, params, x, y, L, steps = _problem(spec, inputs)
         n_int = 100
         per = steps // n_int
         h = jnp.asarray(spec["dt"], dtype)
