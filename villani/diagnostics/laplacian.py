@@ -187,20 +187,51 @@ def _exact_setup(objective: Objective, params: Params):
     return net, lay, sample
 
 
+def _one_hidden_layer_sum(objective: Objective, params: Params, lay: Layers):
+    """The per-chunk Laplacian sum of a one-hidden-layer net, reduced over units by matvecs.
+
+    With one hidden layer the backward factor is the output row, $v = c_2 w_2$ for every
+    sample, so $\sum_j [H_1]_{jj} = \ell''\,(\sigma'^2)\,(v\circ v) + \ell'\,\sigma''\,v$: two
+    ``(n, m) @ (m,)`` products instead of ``(n, m)`` intermediates (as fast as the dedicated
+    two-layer formula this replaced; same values).
+    """
+    net, loss = objective.net, objective.loss
+    v = lay.scales[1] * lay.weights[1][0]
+
+    def chunk_sum(xy):
+        x, y = xy
+        fac = net.factors(params, x, second=True)
+        g1, g2 = loss.d1(fac.output, y), loss.d2(fac.output, y)
+        total = 0.0
+        for layer, per_unit in ((0, g2 * ((fac.d1[0] ** 2) @ (v * v)) + g1 * (fac.d2[0] @ v)), (1, g2)):
+            h, c, trained = fac.inputs[layer], lay.scales[layer], lay.trained[layer]
+            weight = (c * c) * jnp.sum(h * h, -1) if trained else 0.0
+            if lay.biases[layer] is not None:
+                weight = weight + 1.0
+            if trained or lay.biases[layer] is not None:
+                total = total + jnp.sum(weight * per_unit)
+        return total
+
+    return chunk_sum
+
+
 def _exact_laplacian(objective: Objective, params: Params, chunk: int | None) -> Array:
     net, lay, sample = _exact_setup(objective, params)
 
-    def chunk_sum(xy):
-        diag, hs = sample(*xy)
-        total = 0.0
-        for d, h, c, b, trained in zip(diag, hs, lay.scales, lay.biases, lay.trained):
-            # tr over (W_l, b_l) of the per-sample Hessian: (c_l^2 ||h_{l-1}||^2 + 1_b) sum_j [H_l]_jj
-            weight = (c * c) * jnp.sum(h * h, -1) if trained else 0.0
-            if b is not None:
-                weight = weight + 1.0
-            if trained or b is not None:
-                total = total + jnp.sum(weight * jnp.sum(d, -1))
-        return total
+    if len(lay.weights) == 2:
+        chunk_sum = _one_hidden_layer_sum(objective, params, lay)
+    else:
+        def chunk_sum(xy):
+            diag, hs = sample(*xy)
+            total = 0.0
+            for d, h, c, b, trained in zip(diag, hs, lay.scales, lay.biases, lay.trained):
+                # tr over (W_l, b_l) of the per-sample Hessian: (c_l^2 ||h_{l-1}||^2 + 1_b) sum_j [H_l]_jj
+                weight = (c * c) * jnp.sum(h * h, -1) if trained else 0.0
+                if b is not None:
+                    weight = weight + 1.0
+                if trained or b is not None:
+                    total = total + jnp.sum(weight * jnp.sum(d, -1))
+            return total
 
     n = objective.n
     total = _map_sum(chunk_sum, (objective.data.x, objective.data.y), _chunk_size(lay, n, chunk))
