@@ -517,38 +517,38 @@ def _verdicts(kappa0, rho, derived, exact, n_pts, drift, sw, on, c):
     # the measured rates equal the exact lazy-regime theory; control: the narrowest sweep width
     narrow = sw[0]
     rule = Rule(hi=math.log(EXACT_FACTOR), units="|log ratio|")
-    score = _lazy_score(rho[:, :2], exact[:, :2])
-    hb_score = _lazy_score(rho[:, 2:3], exact[:, 2:3])
-    cols = [0, 1]
-    narrow_score = _lazy_score(narrow["rho"][:, cols], narrow["exact"][:, cols])
+    cols = [0, 1]  # GD and NAG
+    sweep_case = f"on the narrowest sweep net (m={narrow['width']}, ‖y‖={c.sweep_label_scale:g})"
+
+    def exact_verdict(claim, j, runs, measured_tail, control_who, detail):
+        """Measured rates of columns j against the exact theory; control: the narrowest sweep net."""
+        score = _lazy_score(rho[:, j], exact[:, j])
+        narrow_score = _lazy_score(narrow["rho"][:, j], narrow["exact"][:, j])
+        return rule.verdict(
+            claim, score,
+            measured=f"max over {runs} runs of |log((1−ρ)/(1−ρ_exact))| = {score:.3g}{measured_tail}",
+            predicted=f"within ×{EXACT_FACTOR} of the spectral radius over all eigenvalues of H(0)",
+            control=rule.control(f"{control_who} {sweep_case}", narrow_score,
+                                 measured=f"max |log ratio| {narrow_score:.3g}"),
+            detail=detail)
+
     q = (1 - rho[:, :3]) / (1 - derived[:, :3])
-    vs.append(rule.verdict(
+    vs.append(exact_verdict(
         "[derived] lazy regime: GD's and NAG's measured rates are the exact linear theory's on H(0)",
-        score, measured=f"max over GD/NAG runs of |log((1−ρ)/(1−ρ_exact))| = {score:.3g}; vs the "
-                        f"asymptotic formulas (1−ρ)/(1−ρ_derived) in [{q.min():.3f}, {q.max():.3f}]",
-        predicted=f"within ×{EXACT_FACTOR} of the spectral radius over all eigenvalues of H(0)",
-        control=rule.control(f"GD and NAG on the narrowest sweep net (m={narrow['width']}, "
-                             f"‖y‖={c.sweep_label_scale:g})", narrow_score,
-                             measured=f"max |log ratio| {narrow_score:.3g}"),
-        detail=f"fit points per run: {int(n_pts[:, :3].min())}–{int(n_pts[:, :3].max())}; rate window: "
-               f"from ratio {c.window[1]:g} (or the run's second half) to the first step below "
-               f"{c.window[0]:g}"))
+        cols, "GD/NAG",
+        f"; vs the asymptotic formulas (1−ρ)/(1−ρ_derived) in [{q.min():.3f}, {q.max():.3f}]", "GD and NAG",
+        f"fit points per run: {int(n_pts[:, :3].min())}–{int(n_pts[:, :3].max())}; rate window: "
+        f"from ratio {c.window[1]:g} (or the run's second half) to the first step below {c.window[0]:g}"))
     worst = int(np.nanargmax(np.abs(np.log((1 - rho[:, 2]) / exact[:, 2]))))
-    narrow_hb = _lazy_score(narrow["rho"][:, 2:3], narrow["exact"][:, 2:3])
-    vs.append(rule.verdict(
+    vs.append(exact_verdict(
         "[derived] lazy regime: heavy-ball's measured rate is the exact linear theory's on H(0)",
-        hb_score, measured=f"max over heavy-ball runs of |log((1−ρ)/(1−ρ_exact))| = {hb_score:.3g} "
-                           f"(worst run: κ0 = {kappa0[worst]:.3g})",
-        predicted=f"within ×{EXACT_FACTOR} of the spectral radius over all eigenvalues of H(0)",
-        control=rule.control(f"heavy-ball on the narrowest sweep net (m={narrow['width']}, "
-                             f"‖y‖={c.sweep_label_scale:g})", narrow_hb,
-                             measured=f"max |log ratio| {narrow_hb:.3g}"),
-        detail="heavy-ball at its optimal (η, β) has a double root on every mode (residual ∝ t ρ^t), "
-               "so its fitted 1 − ρ sits ≈ 7 % below the spectral radius's. Earlier 'not reproduced' "
-               "(one run at κ0 ≈ 2e4 5.6× slow) was the fit window: that run reaches its float64 "
-               "round-off floor at ratio 3e-8…8e-8, above the old window bottom 1e-8, and the fit "
-               "took ~2,400 floor steps as decay; the window is now one contiguous stretch from 1e-2 "
-               "down to 1e-6, and that run's 1 − ρ is 0.0128 against the theory's 0.0138"))
+        [2], "heavy-ball", f" (worst run: κ0 = {kappa0[worst]:.3g})", "heavy-ball",
+        "heavy-ball at its optimal (η, β) has a double root on every mode (residual ∝ t ρ^t), "
+        "so its fitted 1 − ρ sits ≈ 7 % below the spectral radius's. Earlier 'not reproduced' "
+        "(one run at κ0 ≈ 2e4 5.6× slow) was the fit window: that run reaches its float64 "
+        "round-off floor at ratio 3e-8…8e-8, above the old window bottom 1e-8, and the fit "
+        "took ~2,400 floor steps as decay; the window is now one contiguous stretch from 1e-2 "
+        "down to 1e-6, and that run's 1 − ρ is 0.0128 against the theory's 0.0138"))
     rule = Rule(hi=DRIFT_FLAG, units="κ_end/κ0")
     dmax = float(np.max(drift[:, :3]))
 
