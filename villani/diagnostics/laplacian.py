@@ -187,8 +187,17 @@ def _exact_setup(objective: Objective, params: Params):
     return net, lay, sample
 
 
+def _trace_weight(h: Array, c: Any, bias: Any, trained: bool):
+    """Per sample, the factor of sum_j [H_l]_jj in tr over (W_l, b_l) of the Hessian:
+    c_l^2 ||h_{l-1}||^2 (if W_l is trained) + 1 (if the layer has a bias); None if neither."""
+    if not trained and bias is None:
+        return None
+    weight = (c * c) * jnp.sum(h * h, -1) if trained else 0.0
+    return weight + 1.0 if bias is not None else weight
+
+
 def _one_hidden_layer_sum(objective: Objective, params: Params, lay: Layers):
-    """The per-chunk Laplacian sum of a one-hidden-layer net, reduced over units by matvecs.
+    r"""The per-chunk Laplacian sum of a one-hidden-layer net, reduced over units by matvecs.
 
     With one hidden layer the backward factor is the output row, $v = c_2 w_2$ for every
     sample, so $\sum_j [H_1]_{jj} = \ell''\,(\sigma'^2)\,(v\circ v) + \ell'\,\sigma''\,v$: two
@@ -204,11 +213,9 @@ def _one_hidden_layer_sum(objective: Objective, params: Params, lay: Layers):
         g1, g2 = loss.d1(fac.output, y), loss.d2(fac.output, y)
         total = 0.0
         for layer, per_unit in ((0, g2 * ((fac.d1[0] ** 2) @ (v * v)) + g1 * (fac.d2[0] @ v)), (1, g2)):
-            h, c, trained = fac.inputs[layer], lay.scales[layer], lay.trained[layer]
-            weight = (c * c) * jnp.sum(h * h, -1) if trained else 0.0
-            if lay.biases[layer] is not None:
-                weight = weight + 1.0
-            if trained or lay.biases[layer] is not None:
+            weight = _trace_weight(fac.inputs[layer], lay.scales[layer], lay.biases[layer],
+                                   lay.trained[layer])
+            if weight is not None:
                 total = total + jnp.sum(weight * per_unit)
         return total
 
@@ -217,7 +224,6 @@ def _one_hidden_layer_sum(objective: Objective, params: Params, lay: Layers):
 
 def _exact_laplacian(objective: Objective, params: Params, chunk: int | None) -> Array:
     net, lay, sample = _exact_setup(objective, params)
-
     if len(lay.weights) == 2:
         chunk_sum = _one_hidden_layer_sum(objective, params, lay)
     else:
@@ -225,11 +231,8 @@ def _exact_laplacian(objective: Objective, params: Params, chunk: int | None) ->
             diag, hs = sample(*xy)
             total = 0.0
             for d, h, c, b, trained in zip(diag, hs, lay.scales, lay.biases, lay.trained):
-                # tr over (W_l, b_l) of the per-sample Hessian: (c_l^2 ||h_{l-1}||^2 + 1_b) sum_j [H_l]_jj
-                weight = (c * c) * jnp.sum(h * h, -1) if trained else 0.0
-                if b is not None:
-                    weight = weight + 1.0
-                if trained or b is not None:
+                weight = _trace_weight(h, c, b, trained)
+                if weight is not None:
                     total = total + jnp.sum(weight * jnp.sum(d, -1))
             return total
 
