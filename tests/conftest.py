@@ -82,11 +82,9 @@ def assert_claims_refutable(result, at_least: int, *, vacuous_decides_nothing: b
     With ``vacuous_decides_nothing`` a bound reported "vacuous" needs no control (it decides
     nothing) but still needs its finite margin.
     """
-    import math
-
     claims = [v for v in result.verdicts if v.role == "claim"]
     for v in claims:
-        assert v.margin is not None and math.isfinite(v.margin), (v.claim, v.margin)
+        assert v.margin is not None and np.isfinite(v.margin), (v.claim, v.margin)
     decisive = [v for v in claims if not (vacuous_decides_nothing and v.outcome == "vacuous")]
     assert len(decisive) >= at_least, [v.claim for v in decisive]
     for v in decisive:
