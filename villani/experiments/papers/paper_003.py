@@ -74,15 +74,20 @@ window (reported, not decided: how closely the network follows kernel SGD is sec
 verdict). Tests check the recursion against a brute-force second moment and against
 Monte Carlo kernel SGD.
 
-**2. Network vs kernel.** At every checkpoint $T \le 2^{12}$ (quick) and width $M$ the gap
-$|\bar R_{nn}/\bar R_k - 1|$ (paired streams); at each $T$ a power law
-$c_T M^{-b_T}$ is fitted over the widths. In the lazy regime the network is kernel SGD
-with its *empirical* NTK at init, which differs from the limit by $O(M^{-1/2})$, so
-$b \approx 1/2$ is expected; the claim holds when the bootstrap CI of $b$ (mean over $T$)
+**2. Network vs kernel.** At every checkpoint $T \le 2^{12}$ (quick) and width $M$ the
+typical gap $\big(\mathrm{mean}_j (R_{nn,j}/R_{k,j} - 1)^2\big)^{1/2}$ over runs $j$, each
+with its own init and stream, kernel SGD on the same stream (paired); at each $T$ a power
+law $c_T M^{-b_T}$ is fitted over the widths. In the lazy regime the network is kernel SGD
+with its *empirical* NTK at init (measured: the two agree within 1 % at $M \ge 512$), which
+differs from the limit by $O(M^{-1/2})$, with a sign that depends on the init draw: a
+single draw's gap need not shrink monotonically with $M$, the typical one does, with
+$b \approx 1/2$ expected. It grows with $T$: a mode decaying like $e^{-2\mu S_T}$ turns a
+relative error $\delta$ in $\mu$ into $2\mu S_T\delta$ in its risk; the claim holds when the bootstrap CI of $b$ (mean over $T$)
 has its lower end $\ge 0.25$. *Control:* the same networks against kernel SGD with
 another kernel (softplus β = 1's NTK): the gap then tends to a constant, $b \to 0$.
 
-**3. Polynomial width.** $M^*(T)$ is where the fitted power law crosses 10 %;
+**3. Polynomial width.** $M^*(T)$ is where the fitted power law crosses 10 % (so
+$M^* \propto (c_T/0.1)^{1/b_T}$ grows as the gap's prefactor grows with $T$);
 $\log M^*$ is regressed on $\log T$, with a bootstrap CI. Reported, not decided: the
 paper's exponent could not be read, so there is no rule to apply.
 
@@ -179,8 +184,8 @@ class Config:
     log2_width_t: int = 12
     block: int = 256
     width: int = 128
-    widths: tuple[int, ...] = (32, 128, 512)
-    stream_seeds: int = 4
+    widths: tuple[int, ...] = (64, 256, 1024, 4096)
+    stream_seeds: int = 8
     init_seeds: int = 1
     grid: int = 4096
     eval_every: int = 16
@@ -445,9 +450,10 @@ def _local_slopes(t, risk):
 
 
 def _gap_fits(widths, nn, kr, reps, seed=0):
-    r"""Network-vs-kernel gap $|\bar R_{nn}/\bar R_k - 1|$ per (width, T), and per T the
-    power law gap $\approx c_T M^{-b_T}$ (:func:`villani.fit_slope`) with the width
-    $M^*(T)$ where it crosses 10 %; bootstrap over runs (resample 0 = the data).
+    r"""Typical network-vs-kernel gap $(\mathrm{mean}_j (R_{nn,j}/R_{k,j} - 1)^2)^{1/2}$ over
+    runs $j$ per (width, T), and per T the power law gap $\approx c_T M^{-b_T}$
+    (:func:`villani.fit_slope`) with the width $M^*(T)$ where it crosses 10 %; bootstrap
+    over runs (resample 0 = the data).
 
     Args:
         widths: ``(W,)``. nn: ``(W, R, C)`` network risks. kr: ``(R, C)`` kernel risks
@@ -458,8 +464,8 @@ def _gap_fits(widths, nn, kr, reps, seed=0):
     """
     R = kr.shape[0]
     idx = resample_indices(jax.random.key(seed), R, reps)  # row 0: the data
-    ratio = nn[:, idx].mean(2) / kr[idx].mean(1)[None]  # (W, B, C)
-    gap = np.abs(ratio - 1).transpose(1, 0, 2)  # (B, W, C)
+    ratio = nn[:, idx] / kr[idx][None]  # (W, B, R, C): run j's network against its stream's kernel
+    gap = np.sqrt(np.mean((ratio - 1) ** 2, axis=2)).transpose(1, 0, 2)  # (B, W, C)
     g = np.moveaxis(gap, 1, -1)  # (B, C, W)
     x = np.broadcast_to(np.asarray(widths, float), g.shape)
     fit = fit_slope(x, np.maximum(g, 1e-12), log=True)
@@ -518,6 +524,8 @@ def run(config: Config, key: jax.Array) -> Result:
     stream_keys = jax.random.split(k_stream, S)[run_stream]  # run j sees stream j // I
     idx, noise = jax.vmap(lambda k: _grid_stream(k, T, cfg.grid))(stream_keys)  # (R, T)
     init_keys = jax.random.split(k_init, I)[run_init]
+    # the width sweep draws its own init for every run: its gap is a typical one over inits
+    init_keys_w = jax.random.split(jax.random.fold_in(k_init, 1), R)
     phi_grid = 2 * math.pi * jnp.arange(cfg.grid) / cfg.grid
     feats = _features(phi_grid, K_MAX)  # (grid, 2 K_MAX + 1)
 
@@ -608,7 +616,7 @@ def run(config: Config, key: jax.Array) -> Result:
     drift = {"paired": [], "positive": []}
     for m in widths:
         net_m = nets.two_layer(m, act, init=nets.ntk_symmetric())
-        pp = jax.vmap(lambda k, net_m=net_m: net_m.init(k, 2))(init_keys)
+        pp = jax.vmap(lambda k, net_m=net_m: net_m.init(k, 2))(init_keys_w)
         # the drift control: the same units with every outer weight made positive, |a|
         # (same limiting NTK, since E a^2 is unchanged; centred, so g = 0 at the start too)
         pa = {**pp, "a": jnp.abs(pp["a"])}
@@ -752,7 +760,7 @@ def _verdicts(cfg, slopes, local, exact, widths, drift, drift_fit, tw, gap, b_ex
     b_ci = (float(np.quantile(b[1:], 0.025)), float(np.quantile(b[1:], 0.975)))
     bw_ci = (float(np.quantile(bw[1:], 0.025)), float(np.quantile(bw[1:], 0.975)))
     out.append(rule.verdict(
-        "[paper] the network tracks kernel SGD with the limiting NTK: the gap |R_nn/R_k − 1| "
+        "[paper] the network tracks kernel SGD with the limiting NTK: the typical gap rms_j(R_nn/R_k − 1) "
         "shrinks like M^(−b), b > 0",
         b_ci[0], err=(b_ci[1] - b_ci[0]) / 2,
         measured=f"b (mean over T) {b[0]:.3f} (CI {b_ci[0]:.3f}…{b_ci[1]:.3f}); gap at "
@@ -762,7 +770,7 @@ def _verdicts(cfg, slopes, local, exact, widths, drift, drift_fit, tw, gap, b_ex
                              "β = 1's NTK)", bw_ci[0],
                              measured=f"b {bw[0]:.3f} (CI {bw_ci[0]:.3f}…{bw_ci[1]:.3f})"),
         detail=f"r = 0.5, widths {widths}, T = 2^{cfg.log2_t[0]}…2^{cfg.log2_width_t}; paired "
-               "streams; gap per (M, T) in the table (column gap)"))
+               "streams, every run its own init; gap per (M, T) in the table (column gap)"))
     ms = m_star[0]
     ok = np.isfinite(m_star).all(axis=0) & (m_star > 0).all(axis=0)
     if ok.sum() >= 3:
@@ -844,7 +852,7 @@ def _figures(cfg, t_ck, te_ck, curves, local, exact, widths, drift, tw, gap, m_s
     ax2.set_xscale("log")
     ax2.set_yscale("log")
     ax2.set_xlabel("width $M$")
-    ax2.set_ylabel(r"gap $|R_{nn}/R_{k} - 1|$")
+    ax2.set_ylabel(r"typical gap $\mathrm{rms}_j(R_{nn,j}/R_{k,j} - 1)$")
     ax2.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ms = m_star[0]
     ok = np.isfinite(ms)
