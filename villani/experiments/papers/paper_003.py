@@ -82,8 +82,8 @@ with its *empirical* NTK at init (measured: the two agree within 1 % at $M \ge 5
 differs from the limit by $O(M^{-1/2})$, with a sign that depends on the init draw: a
 single draw's gap need not shrink monotonically with $M$, the typical one does, with
 $b \approx 1/2$ expected. It grows with $T$: a mode decaying like $e^{-2\mu S_T}$ turns a
-relative error $\delta$ in $\mu$ into $2\mu S_T\delta$ in its risk; the claim holds when the bootstrap CI of $b$ (mean over $T$)
-has its lower end $\ge 0.25$. *Control:* the same networks against kernel SGD with
+relative error $\delta$ in $\mu$ into $2\mu S_T\delta$ in its risk. The claim holds when
+the bootstrap CI of $b$ (mean over $T$) has its lower end $\ge 0.25$. *Control:* the same networks against kernel SGD with
 another kernel (softplus β = 1's NTK): the gap then tends to a constant, $b \to 0$.
 
 **3. Polynomial width.** $M^*(T)$ is where the fitted power law crosses 10 % (so
