@@ -83,8 +83,9 @@ differs from the limit by $O(M^{-1/2})$, with a sign that depends on the init dr
 single draw's gap need not shrink monotonically with $M$, the typical one does, with
 $b \approx 1/2$ expected. It grows with $T$: a mode decaying like $e^{-2\mu S_T}$ turns a
 relative error $\delta$ in $\mu$ into $2\mu S_T\delta$ in its risk. The claim holds when
-the bootstrap CI of $b$ (mean over $T$) has its lower end $\ge 0.25$. *Control:* the same networks against kernel SGD with
-another kernel (softplus β = 1's NTK): the gap then tends to a constant, $b \to 0$.
+the bootstrap CI of $b$ (mean over $T$) has its lower end $\ge 0.25$. *Control:* the same
+networks against kernel SGD with another kernel (softplus β = 1's NTK): the gap then tends
+to a constant, $b \to 0$.
 
 **3. Polynomial width.** $M^*(T)$ is where the fitted power law crosses 10 % (so
 $M^* \propto (c_T/0.1)^{1/b_T}$ grows as the gap's prefactor grows with $T$);
