@@ -28,8 +28,10 @@ test: $(STAMP)
 test-papers: $(STAMP)
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m paper
 
+# Long-running tests (compile-bound checks, many-example property tests, wide-network limits):
+# outside the default run, run by .ci/run after the papers.
 test-slow: $(STAMP)
-	$(PY) -m pytest -q -m slow
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile -m slow
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check villani tests benchmarks
