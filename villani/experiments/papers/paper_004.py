@@ -74,8 +74,9 @@ $10^3$ here.
 **The lazy onset** is therefore measured on a smaller problem whose onset lies inside the
 widths: $n = d = 8$, $\theta = 1$ ($\kappa_0 \approx 4$ to 6), $\|y\| = \sqrt 8$, $m = 16, 64,
 256, 1024$ (quick: lazy from $m = 64$ on, so the onset lies in 16…64). A net is *lazy*
-when GD's and NAG's rates are within $\times 1.5$ of the exact theory on $H(0)$ and $\kappa_{\rm end}/\kappa_0$ is within $\times 1.2$ of 1 (either way: a
-falling $\kappa$ is a moving pattern too); in units of these tolerances, one number
+when GD's and NAG's rates are within $\times 1.5$ of the exact theory on $H(0)$ and
+$\kappa_{\rm end}/\kappa_0$ is within $\times 1.2$ of 1 (either way: a falling $\kappa$ is a
+moving pattern too); in units of these tolerances, one number
 $\max(|\log\text{ratio}|/\log 1.5,\ |\log\kappa_{\rm end}/\kappa_0|/\log 1.2) \le 1$. Claim
 [derived]: the widest net is lazy; control: the narrowest, same rule. The onset width (the
 smallest from which every wider net is lazy) is reported. Acceleration is not decided on
