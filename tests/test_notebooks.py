@@ -7,7 +7,8 @@ injected after its parameters cell: the registered quick runs are already execut
 their verdicts asserted, by tests/test_paper_XXX.py (through ``run_paper``, as
 ``show_paper`` does), and repeating them here would double the suite's longest part.
 ``show_paper``'s own display path (HTML verdicts, inline PNG figures) is tested on a toy
-paper in tests/test_report.py; the slow test below executes one notebook in full.
+paper in tests/test_report.py; the slow test below executes one notebook in full. One
+notebook runs in the default run, the others with the slow tests (CI runs both).
 """
 
 import base64
@@ -69,7 +70,14 @@ def _check_figures_are_png(nb, at_least: int):
     assert not [t for t in texts if "<Figure size" in t]  # a figure shown as text, not drawn
 
 
-@pytest.mark.parametrize("stem", STEMS)
+# One notebook in the default run (the kernel, the injection, inline PNG figures: what every
+# notebook relies on); each of the others costs 15-30 s of kernel start and compiles, so they
+# run under -m slow (make test-slow, which CI runs).
+DEFAULT_STEM = "paper_002"
+
+
+@pytest.mark.parametrize("stem", [s if s == DEFAULT_STEM else pytest.param(s, marks=pytest.mark.slow)
+                                  for s in STEMS])
 def test_notebook_runs_in_a_kernel_with_inline_png_figures(stem):
     nb = _execute(stem, "SHOW_PAPER = False  # injected by tests/test_notebooks.py")
     _check_figures_are_png(nb, at_least=1)

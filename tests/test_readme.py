@@ -16,6 +16,7 @@ def _own_model_blocks():
     return re.findall(r"```python\n(.*?)```", section, flags=re.S)
 
 
+@pytest.mark.slow  # 40-50 s of compiles (every public function once); CI runs it (make test-slow)
 def test_own_model_section_runs():
     pytest.importorskip("flax.linen")
     blocks = _own_model_blocks()
