@@ -183,9 +183,17 @@ def test_flax_model_via_apply():
 
     ds = data.random_labels(jax.random.key(0), N, D)
     net = nets.as_network(Net())
-    params = net.init(jax.random.key(1), D)  # flax's param_dtype is float32 by default
-    params = jax.tree_util.tree_map(lambda v: v.astype(jnp.float64), params)
+    params = net.init(jax.random.key(1), D)
+    # flax's param_dtype is float32 even under x64: init returns float64 leaves with the same
+    # values as flax's own init, so gradients do not silently drop to float32
+    raw = Net().init(jax.random.key(1), jnp.zeros(D))
+    assert {v.dtype for v in jax.tree.leaves(raw)} == {jnp.dtype(jnp.float32)}
+    assert {v.dtype for v in jax.tree.leaves(params)} == {jnp.dtype(jnp.float64)}
+    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(raw)):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b, np.float64))
     obj = Objective(net, ds, "logistic")
+    g = jax.grad(obj.value)(params)
+    assert {v.dtype for v in jax.tree.leaves(g)} == {jnp.dtype(jnp.float64)}
     theta, value = _flat_value(obj, params)
     _close(villani.laplacian(obj, params), jnp.trace(jax.hessian(value)(theta)))
     twin = nets.mlp((M,), "tanh", parametrization="standard")

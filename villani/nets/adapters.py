@@ -11,7 +11,8 @@ accepts
   ``eqx.combine``; :func:`split` returns both); pass ``init=lambda key, d: Module(...)``
   to let villani draw fresh modules;
 * a flax ``linen.Module``: ``apply`` is ``module.apply(variables, x)``, ``init(key, d)``
-  is ``module.init(key, jnp.zeros(d))``.
+  is ``module.init(key, jnp.zeros(d))`` (under x64 its float32 params, flax's default
+  ``param_dtype``, are returned as float64).
 
 Every diagnostic and dynamic accepts these directly (they call :func:`as_network`);
 closed forms are used when the network exposes its layers
@@ -116,9 +117,20 @@ class FlaxNetwork(Network):
     module: Any
 
     def init(self, key: PRNGKey, in_dim: int) -> Params:
+        """``module.init(key, zeros(in_dim))``; under x64, float32 leaves become float64.
+
+        flax's layers keep ``param_dtype=float32`` when JAX's x64 mode is on, so their
+        gradients, and every update built from them, would silently run in float32 while
+        the rest of villani runs in float64. The values are unchanged (float32 embeds in
+        float64 exactly). Params you make yourself keep their dtypes.
+        """
         key = _checks.key(key)
         in_dim = _checks.positive_int("in_dim", in_dim)
-        return self.module.init(key, jnp.zeros((in_dim,), jnp.result_type(float)))
+        variables = self.module.init(key, jnp.zeros((in_dim,), jnp.result_type(float)))
+        wide = jnp.result_type(float)
+        if wide != jnp.float64:
+            return variables
+        return jax.tree.map(lambda a: a.astype(wide) if a.dtype == jnp.float32 else a, variables)
 
     def apply(self, params: Params, x: Array) -> Array:
         return _per_sample(self.module.apply, params, x)
