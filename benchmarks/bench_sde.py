@@ -2,8 +2,8 @@
 
 The issue's configuration: 500 steps, 101 save points (villani's default ``saveat``),
 16 particles (also 1 and 64), one key per particle, the same network and loss; and the
-same 500 steps with 2 save points (one interval of 500 steps, where villani draws its
-noise in chunks of 50 steps and the hand-written scans all 500 at once). Sides:
+same 500 steps with 2 save points (one interval of 500 steps: both villani, whose noise
+chunks hold up to 1,024 steps, and the hand-written scans draw all 500 at once). Sides:
 
 - ``villani``: ``langevin(obj, p0, key=k, t1, dt, T)``, the default call (fixed-step
   Euler–Maruyama in one scan, records from the gradient each step computes anyway);
@@ -123,9 +123,9 @@ def main(quick=False, particles=None, save_counts=(101,)):
                         "dynamics": f"Langevin T={temp}, dt={dt}, t1={t1} ({round(t1 / dt)} steps); "
                                     "101 saves is villani's default (5 steps per save, the "
                                     "noise of an interval drawn at once); with 2 saves the "
-                                    "500 steps of the one interval draw their noise in 10 "
-                                    "chunks of 50 steps inside villani, while the hand-written "
-                                    "scans draw all 500 steps at once",
+                                    "500 steps of the one interval draw their noise at once "
+                                    "on every side (villani's chunks hold up to 1,024 steps "
+                                    "and 2^18 numbers per particle)",
                         "timing": "calls interleaved across the sides, median of each side's",
                         "load_after": f"1-min load average {load:.1f} on "
                                       f"{os.cpu_count()} cores (machine shared)",
