@@ -251,8 +251,15 @@ def ntk_eigenvalues(activation, k_max: int = K_MAX, grid: int = 2048) -> np.ndar
         >>> bool(mu[0] > mu[2] > mu[4] > 0)
         True
     """
+    return _eigenvalues(nets.activation(activation), int(k_max), int(grid)).copy()
+
+
+@functools.lru_cache(maxsize=8)
+def _eigenvalues(act, k_max, grid):
+    """:func:`ntk_eigenvalues`, computed once per (activation, k_max, grid): its quadrature
+    costs about a second, and the reproduction and its tests ask for the same kernels."""
     u = 2.0 * math.pi * np.arange(grid) / grid
-    mu = np.real(np.fft.rfft(kappa(activation, np.cos(u)))) / grid
+    mu = np.real(np.fft.rfft(kappa(act, np.cos(u)))) / grid
     mu = mu[: k_max + 1]
     return np.where(mu > 1e-15 * mu[0], mu, 0.0)
 
