@@ -152,9 +152,9 @@ def _solve_em(objective, params, key, coef, steps, *, grid, has0, metrics, max_l
     The noise is drawn in chunks of $C \le 1024$ steps and $C p \le 2^{18}$ numbers
     (:func:`_noise_chunk`) inside the interval's scan, so memory stays $O(C\,p)$, at most
     $2^{18}$ numbers per particle, however many steps a save interval has. With
-    $k_i$ = ``fold_in(fold_in(key, k), i)`` for interval $k$, leaf $i$: an interval of $N \le C$ steps draws its $N$ steps from $k_i$; a longer one
-    draws chunk $j$ ($C$ steps, the last one the remaining $N \bmod C$) from
-    ``fold_in(k_i, j)``.
+    $k_i$ = ``fold_in(fold_in(key, k), i)`` for interval $k$, leaf $i$: an interval of
+    $N \le C$ steps draws its $N$ steps from $k_i$; a longer one draws chunk $j$ ($C$ steps,
+    the last one the remaining $N \bmod C$) from ``fold_in(k_i, j)``.
     """
     dtype = jax.tree_util.tree_leaves(params)[0].dtype
     leaves0, treedef = jax.tree_util.tree_flatten(params)
