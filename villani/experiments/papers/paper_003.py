@@ -822,19 +822,27 @@ def _figures(cfg, t_ck, te_ck, curves, local, exact, widths, drift, tw, gap, m_s
     xs = {k: (tw if "counter" in k else t_ck) for k in mc}
     plots.rate_vs_parameter(xs, mc, reference={f"−2r/(2r+1), r = {r0:g}": -2 * r0 / (2 * r0 + 1)},
                             xlabel="$T$", ylabel=r"excess risk $\|g_T - g_\rho\|^2_\rho$", ax=ax)
+    # one colour per series in both panels: rate_vs_parameter takes C0, C1, ... in the order of
+    # ``mc`` (network and kernel SGD per r, then the counter-example); the exact curves follow
+    n_r = len(cfg.rs)
+    color = {**{(m, r): f"C{2 * i + j}" for i, r in enumerate(cfg.rs)
+                for j, m in enumerate(("nn", "kernel"))},
+             **{("exact", r): f"C{(2 * n_r + 1 + i) % 10}" for i, r in enumerate(cfg.rs)}}
     for k, v in curves.items():
         if k.startswith("exact"):
-            ax.plot(te_ck, v, "-", lw=1.2, label=k)
+            r = next(r for r in cfg.rs if k == f"exact expectation, r = {r:g}")
+            ax.plot(te_ck, v, "-", lw=1.2, color=color[("exact", r)], label=k)
     ax.axvspan(2 ** (cfg.log2_t[1] - WINDOW_OCTAVES), t_ck[-1], color="0.92", zorder=0)
     ax.axvspan(2 ** (cfg.exact_log2_t - EXACT_WINDOW), te_ck[-1], color="0.85", alpha=0.4, zorder=0)
     _legend_out(fig, ax)
     for (kind, r), ex in exact.items():
         if kind == "claim" and r < 1.0:
-            ax2.plot(*ex["local"], "-", lw=1.2,
+            ax2.plot(*ex["local"], "-", lw=1.2, color=color[("exact", r)],
                      label=f"exact expectation, r = {r:g} (theory {-2 * r / (2 * r + 1):.3f})")
     for (method, kind, r), (t, l) in local.items():
         if kind == "claim" and r < 1.0:
-            ax2.plot(t, l, "o" if method == "nn" else "s", ms=3, label=f"{method}, r = {r:g}")
+            ax2.plot(t, l, "o" if method == "nn" else "s", ms=3, color=color[(method, r)],
+                     label=f"{method}, r = {r:g}")
     ax2.set_xscale("log")
     ax2.set_xlabel("$T$ (end of the octave)")
     ax2.set_ylabel(r"local slope $\log_2 R(T)/R(T/2)$ (dotted: $-2r/(2r+1)$)")
