@@ -126,8 +126,8 @@ class FlaxNetwork(Network):
         """
         key = _checks.key(key)
         in_dim = _checks.positive_int("in_dim", in_dim)
-        variables = self.module.init(key, jnp.zeros((in_dim,), jnp.result_type(float)))
-        wide = jnp.result_type(float)
+        wide = jnp.result_type(float)  # float64 under x64
+        variables = self.module.init(key, jnp.zeros((in_dim,), wide))
         if wide != jnp.float64:
             return variables
         return jax.tree.map(lambda a: a.astype(wide) if a.dtype == jnp.float32 else a, variables)

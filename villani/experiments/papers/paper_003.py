@@ -598,11 +598,10 @@ def run(config: Config, key: jax.Array) -> Result:
     for c, (r, rt, kind) in enumerate(cases):
         ls = _local_slopes(te_ck, ex_all[c])
         add("rate", kind, rt, 0, "paired", "kernel (exact expectation)", te_ck, ex_all[c][None], ls)
-        exact[(kind, r)] = dict(local=ls, windows=_exact_windows(te_ck, ex_all[c]),
+        exact[(kind, r)] = dict(risk=ex_all[c], local=ls, windows=_exact_windows(te_ck, ex_all[c]),
                                 mc_window=float(fit_slope(t_ck[win].astype(np.float64),
                                                          ex_all[c][:t_ck.size][win], log=True).slope))
         if kind == "claim":
-            curves[f"exact expectation, r = {r:g}"] = ex_all[c]
             for method, rk in (("nn", risks[c]), ("kernel", kr_all[c])):
                 ls = _local_slopes(t_ck, rk.mean(0))
                 add("rate", kind, rt, cfg.width if method == "nn" else 0, "paired", method, t_ck,
@@ -696,8 +695,8 @@ def _verdicts(cfg, slopes, local, exact, widths, drift, drift_fit, tw, gap, b_ex
     hi_ex = cfg.exact_log2_t
     fmt_local = lambda ls: ", ".join(f"T={t}: {v:.2f}" for t, v in zip(*ls))  # noqa: E731
     for r in [r for r in cfg.rs if r < 1.0]:
-        pred = -2 * r / (2 * r + 1)
-        theta = 2 * r / (2 * r + 1)
+        theta = 2 * r / (2 * r + 1)  # the step exponent, and minus the predicted slope
+        pred = -theta
         rule = Rule(hi=pred + SLOPE_TOL, units="slope")
         ex = exact[("claim", r)]
         wins = ex["windows"]
@@ -818,20 +817,19 @@ def _figures(cfg, t_ck, te_ck, curves, local, exact, widths, drift, tw, gap, m_s
 
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(15, 4.5), gridspec_kw={"width_ratios": [1.3, 1]})
     r0 = cfg.rs[0]
-    mc = {k: v for k, v in curves.items() if not k.startswith("exact")}
-    xs = {k: (tw if "counter" in k else t_ck) for k in mc}
-    plots.rate_vs_parameter(xs, mc, reference={f"−2r/(2r+1), r = {r0:g}": -2 * r0 / (2 * r0 + 1)},
+    xs = {k: (tw if "counter" in k else t_ck) for k in curves}
+    plots.rate_vs_parameter(xs, curves, reference={f"−2r/(2r+1), r = {r0:g}": -2 * r0 / (2 * r0 + 1)},
                             xlabel="$T$", ylabel=r"excess risk $\|g_T - g_\rho\|^2_\rho$", ax=ax)
     # one colour per series in both panels: rate_vs_parameter takes C0, C1, ... in the order of
-    # ``mc`` (network and kernel SGD per r, then the counter-example); the exact curves follow
+    # ``curves`` (network and kernel SGD per r, then the counter-example); the exact ones follow
     n_r = len(cfg.rs)
     color = {**{(m, r): f"C{2 * i + j}" for i, r in enumerate(cfg.rs)
                 for j, m in enumerate(("nn", "kernel"))},
              **{("exact", r): f"C{(2 * n_r + 1 + i) % 10}" for i, r in enumerate(cfg.rs)}}
-    for k, v in curves.items():
-        if k.startswith("exact"):
-            r = next(r for r in cfg.rs if k == f"exact expectation, r = {r:g}")
-            ax.plot(te_ck, v, "-", lw=1.2, color=color[("exact", r)], label=k)
+    for (kind, r), ex in exact.items():
+        if kind == "claim":
+            ax.plot(te_ck, ex["risk"], "-", lw=1.2, color=color[("exact", r)],
+                    label=f"exact expectation, r = {r:g}")
     ax.axvspan(2 ** (cfg.log2_t[1] - WINDOW_OCTAVES), t_ck[-1], color="0.92", zorder=0)
     ax.axvspan(2 ** (cfg.exact_log2_t - EXACT_WINDOW), te_ck[-1], color="0.85", alpha=0.4, zorder=0)
     _legend_out(fig, ax)
