@@ -51,14 +51,14 @@ def device_name() -> str:
 def device_info() -> dict[str, Any]:
     d = jax.devices()[0]
     return {"platform": d.platform, "device": getattr(d, "device_kind", str(d)),
-            "cpu_model": _cpu_model(),
+            "cpu_model": cpu_model(),
             "n_devices": jax.device_count(), "cpu_count": os.cpu_count(),
             "jax": jax.__version__, "python": platform.python_version(),
             "machine": platform.machine(), "x64": bool(jax.config.jax_enable_x64),
             "loadavg_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None}
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str | None:
     """The host CPU's model name (``/proc/cpuinfo``; ``platform.processor()`` elsewhere)."""
     try:
         with open("/proc/cpuinfo") as f:
@@ -67,7 +67,7 @@ def _cpu_model() -> str:
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or "unknown"
+    return platform.processor() or None
 
 
 def _fmt(v: Any) -> str:
@@ -83,7 +83,7 @@ def _write(stem: str, title: str, rows: Sequence[dict[str, Any]], columns: Seque
     path = RESULTS / f"{stem}.json"
     path.write_text(json.dumps(payload, indent=2, default=float) + "\n")
     lines = [f"# {title}", "",
-             f"Device: {info['platform']} ({info['device']}), host CPU {info['cpu_model']}, "
+             f"Device: {info['platform']} ({info['device']}), host CPU {info['cpu_model'] or 'unknown'}, "
              f"{info['cpu_count']} CPU cores, "
              f"jax {info['jax']}, x64={info['x64']}, 1-min load average {info['loadavg_1min']}.", ""]
     lines += [f"- {k}: {v}" for k, v in (meta or {}).items()]

@@ -33,6 +33,9 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.dirname(HERE))
+from _timing import cpu_model  # noqa: E402  (benchmarks/_timing.py, the shared helper)
+
 ENVS = os.path.join(HERE, ".envs")
 SIDES = {  # side -> (python, script)
     "villani": (sys.executable, "side_villani.py"),
@@ -275,18 +278,6 @@ def build_grid(grid: str) -> tuple[list[dict], list[dict], dict]:
              impls=["villani_hessian_eig"]),
     ]
     return comps, beyond, notes
-
-
-def _cpu_model() -> str | None:
-    """The CPU's model name from /proc/cpuinfo (Linux), else the platform's processor."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or None
 
 
 def _git_describe() -> str:
@@ -754,7 +745,7 @@ def assemble(comps, beyond, results, notes, **meta) -> dict:
                 row["values"] = {k: float(v) for k, v in out.items() if np.size(v) == 1}
             brows.append(row)
     return dict(meta, date=datetime.date.today().isoformat(), host=platform.platform(),
-                cpu_count=os.cpu_count(), cpu_model=_cpu_model(), notes=notes, versions=versions, rows=rows,
+                cpu_count=os.cpu_count(), cpu_model=cpu_model(), notes=notes, versions=versions, rows=rows,
                 beyond=brows)
 
 
