@@ -5,9 +5,9 @@ Why it exists: villani's ``langevin`` once drew its noise in chunks of at most 6
 at 1 particle and 2 saves (one 500-step interval: 10 chunks of 50) it took 1.42× a flat
 hand-written scan. This isolates the cause without villani: the same step, the same noise
 law, 500 steps, p = 288 (``bench_sde.problem``), 1 particle, float32; sides
-- ``flat``: one scan of 500 steps, the noise of all 500 drawn at once;
-- ``chunks_50``: 10 chunks of 50 steps, each drawing its noise (villani's old chunking);
-- ``chunks_500``: one chunk of 500 (the nesting alone, with a single outer iteration);
+- ``flat``: ``bench_sde.scan_langevin`` with one 500-step interval, its noise drawn at once;
+- ``chunks_50``: the same with 10 intervals of 50 steps, each drawing its noise (villani's
+  old chunking; no records on either side);
 - ``villani``: ``langevin(..., saveat=2)`` as it is now (chunks of up to 1,024 steps).
 Calls interleaved, median CPU time of 31 rounds; ratios to ``flat``.
 Run: ``python benchmarks/bench_sde_chunks.py``.
@@ -15,54 +15,27 @@ Run: ``python benchmarks/bench_sde_chunks.py``.
 
 from __future__ import annotations
 
-import math
 import os
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from _timing import write_results
-from bench_sde import problem
+from bench_sde import problem, scan_langevin
 
 from villani import langevin
 
 T1, DT, TEMP, STEPS = 0.5, 0.001, 0.01, 500
 
 
-def em(obj, p0, key, chunk):
-    """Euler–Maruyama for STEPS steps; noise drawn ``chunk`` steps at a time (nested scan)."""
-    coef = math.sqrt(2 * TEMP * DT)
-    vg = jax.value_and_grad(obj.value)
-    leaves0, tree = jax.tree_util.tree_flatten(p0)
-
-    def step(c, z):
-        p, _, g = c
-        p = jax.tree_util.tree_map(lambda x, gx, zx: x - DT * gx + coef * zx, p, g, z)
-        return (p, *vg(p)), None
-
-    def noise(k, rows):
-        return jax.tree_util.tree_unflatten(tree, [
-            jax.random.normal(jax.random.fold_in(k, i), (rows,) + x.shape, x.dtype)
-            for i, x in enumerate(leaves0)])
-
-    c = (p0, *vg(p0))
-    if chunk is None:
-        return jax.lax.scan(step, c, noise(key, STEPS))[0][0]
-
-    def one_chunk(c, j):
-        return jax.lax.scan(step, c, noise(jax.random.fold_in(key, j), chunk))[0], None
-
-    return jax.lax.scan(one_chunk, c, jnp.arange(STEPS // chunk))[0][0]
-
-
 def main(rounds=31):
     obj, p0 = problem()
     keys = jax.random.split(jax.random.key(2), 1)
     sides = {
-        "flat": jax.jit(jax.vmap(lambda k: em(obj, p0, k, None))),
-        "chunks_50": jax.jit(jax.vmap(lambda k: em(obj, p0, k, 50))),
-        "chunks_500": jax.jit(jax.vmap(lambda k: em(obj, p0, k, 500))),
+        # bench_sde's hand-written scan without records draws each save interval's noise at
+        # once: one interval of 500 steps is the flat scan, ten of 50 the chunked one
+        "flat": jax.jit(jax.vmap(lambda k: scan_langevin(obj, p0, k, T1, DT, TEMP, 2, False)[0])),
+        "chunks_50": jax.jit(jax.vmap(lambda k: scan_langevin(obj, p0, k, T1, DT, TEMP, 11, False)[0])),
         "villani": jax.jit(jax.vmap(lambda k: langevin(obj, p0, key=k, t1=T1, dt=DT, temperature=TEMP,
                                                        saveat=2).params)),
     }

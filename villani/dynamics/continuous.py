@@ -121,10 +121,10 @@ def _em_steps(grid: tuple[float, ...], dt: float, dtype: Any) -> np.ndarray | No
 # Langevin's noise is drawn a chunk of steps at a time: at most _NOISE_CHUNK_STEPS steps
 # and (beyond one step) at most _NOISE_CHUNK_ELEMS numbers per particle, so the memory
 # of a call does not grow with the number of steps per save interval. Each chunk is one
-# more iteration of a nested scan, ~0.5 ms apiece on a 2-core CPU (benchmarks/
-# bench_sde_chunks.py: 10 chunks of 50 steps made a 500-step, p = 288 run 1.41x a flat
-# scan), so chunks are as long as the memory cap allows: the numbers cap binds first
-# beyond p = 256.
+# more iteration of a nested scan, a few tenths of a ms apiece on a 2-core CPU
+# (benchmarks/bench_sde_chunks.py: 10 chunks of 50 steps made a 500-step, p = 288 run
+# 1.22x a flat scan), so chunks are as long as the memory cap allows: the numbers cap
+# binds first beyond p = 256.
 _NOISE_CHUNK_STEPS = 1024
 _NOISE_CHUNK_ELEMS = 2**18
 
