@@ -20,7 +20,8 @@ import villani
 CHEAP = ["villani.experiments.result", "villani.experiments._table", "villani.experiments.sweep",
          "villani.experiments._stats",
          "villani.losses", "villani.optim", "villani.plots", "villani.report",
-         "villani.data", "villani.diagnostics.pl", "villani.diagnostics.rates"]
+         "villani.data", "villani.diagnostics.certified", "villani.diagnostics.pl",
+         "villani.diagnostics.rates"]
 COSTLY = ["villani.diagnostics.laplacian", "villani.diagnostics.ntk", "villani.diagnostics.villani",
           "villani.diagnostics.spectrum", "villani.dynamics.discrete",
           # added when the nets package split and chatterjee/ntk_infinite landed (own-model

@@ -24,10 +24,12 @@ from .data import Dataset as Dataset
 from .diagnostics import GradientStats as GradientStats
 from .diagnostics import HessianSpectrum as HessianSpectrum
 from .diagnostics import InfiniteKernels as InfiniteKernels
+from .diagnostics import LambdaMinBound as LambdaMinBound
 from .diagnostics import NTKSpectrum as NTKSpectrum
 from .diagnostics import SpectralDensity as SpectralDensity
 from .diagnostics import TraceEstimate as TraceEstimate
 from .diagnostics import VillaniCheck as VillaniCheck
+from .diagnostics import certified_lambda_min as certified_lambda_min
 from .diagnostics import check_villani as check_villani
 from .diagnostics import fit_rate as fit_rate
 from .diagnostics import fit_slope as fit_slope

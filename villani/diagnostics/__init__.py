@@ -1,5 +1,7 @@
 """Exact diagnostics: Laplacian, PL ratios, Villani conditions, NTK and Hessian spectra, rates."""
 
+from .certified import LambdaMinBound as LambdaMinBound
+from .certified import certified_lambda_min as certified_lambda_min
 from .gradient_stats import GradientStats as GradientStats
 from .gradient_stats import gradient_stats as gradient_stats
 from .laplacian import LAPLACIAN_METHODS as LAPLACIAN_METHODS

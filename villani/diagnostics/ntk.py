@@ -25,6 +25,7 @@ from .. import _checks
 from .._types import Array, Params, PRNGKey, all_finite, is_concrete
 from ..nets import FeedForward, Network, as_network
 from . import _lanczos
+from .certified import certified_lambda_min
 
 __all__ = [
     "NTKSpectrum",
@@ -112,14 +113,21 @@ def _ntk_generic(apply: Callable, params: Params, x1: Array, x2: Array | None,
         return _contract(j1, j2)
     # Columns in blocks of `chunk`: the x2 Jacobian is never held whole, so memory is
     # O((n1 + chunk) p) instead of O((n1 + n2) p).
-    x2 = x1 if x2 is None else x2
-    n2 = x2.shape[0]
-    blocks = -(-n2 // chunk)
-    pad = blocks * chunk - n2
-    x2p = jnp.concatenate([x2, jnp.broadcast_to(x2[:1], (pad, x2.shape[1]))]) if pad else x2
-    cols = jax.lax.map(lambda xb: _contract(j1, _per_sample_jacobian(apply, params, xb)),
-                       x2p.reshape(blocks, chunk, -1))  # (blocks, n1, chunk)
-    return jnp.moveaxis(cols, 0, 1).reshape(x1.shape[0], -1)[:, :n2]
+    return _in_blocks(lambda xb: _contract(j1, _per_sample_jacobian(apply, params, xb)),
+                      x1 if x2 is None else x2, chunk, axis=1)
+
+
+def _in_blocks(f: Callable[[Array], Array], x: Array, chunk: int, axis: int) -> Array:
+    """``f`` over blocks of ``chunk`` rows of ``x`` under ``lax.map`` (one block's
+    intermediates live at a time), the outputs joined along ``axis`` (0 or 1)."""
+    n = x.shape[0]
+    blocks = -(-n // chunk)
+    pad = blocks * chunk - n
+    xp = jnp.concatenate([x, jnp.broadcast_to(x[:1], (pad, x.shape[1]))]) if pad else x
+    out = jax.lax.map(f, xp.reshape(blocks, chunk, -1))  # (blocks, chunk, .) or (blocks, ., chunk)
+    if axis == 0:
+        return out.reshape(blocks * chunk, -1)[:n]
+    return jnp.moveaxis(out, 0, 1).reshape(out.shape[1], -1)[:, :n]
 
 
 def ntk(net: Any, params: Params, x1: Array, x2: Array | None = None, *,
@@ -158,8 +166,9 @@ def ntk(net: Any, params: Params, x1: Array, x2: Array | None = None, *,
         method: ``"auto"`` (closed form when the network exposes its layers,
             :class:`~villani.nets.FeedForward` with scalar output, else generic),
             ``"closed_form"`` or ``"generic"``.
-        chunk: generic path only: block size over the columns of $K$ (``None``: all at
-            once, fastest).
+        chunk: block size (``None``: all at once, fastest): the generic path computes
+            ``chunk`` columns of $K$ at a time, the closed form ``chunk`` rows, so that
+            its per-layer $n_1\times n_2$ intermediates never coexist whole.
 
     Returns:
         $K$, shape ``(n1, n2)``, in the dtype of the params.
@@ -197,7 +206,12 @@ def ntk(net: Any, params: Params, x1: Array, x2: Array | None = None, *,
             f"(nets.FeedForward: nets.two_layer, nets.mlp), got {net!r}; use method='generic'"
         )
     if structured and method != "generic":
-        return _ntk_structured(net, params, x1, x2)
+        if chunk is None:
+            return _ntk_structured(net, params, x1, x2)
+        # rows in blocks of `chunk`: the n1 x n2 intermediates (one per layer) become
+        # chunk x n2, so memory is K plus O(chunk n2), not a few times K
+        return _in_blocks(lambda xb: _ntk_structured(net, params, xb, x1 if x2 is None else x2),
+                          x1, chunk, axis=0)
     _check_scalar_outputs(apply, params, x1)
     return _ntk_generic(apply, params, x1, x2, chunk)
 
@@ -279,6 +293,9 @@ class NTKSpectrum(NamedTuple):
         residual_max: the same for ``lambda_max``.
         converged: both residuals at most ``tol`` times their eigenvalue.
         num_iters: Lanczos steps taken (the dimension $n$ for ``"dense"``).
+        lambda_min_lower: ``"certified"`` only (else ``None``): a proven lower bound
+            of $\lambda_{\min}(K)$, rounding included; ``lambda_min`` is then a proven
+            upper bound (see :func:`~villani.diagnostics.certified_lambda_min`).
     """
 
     lambda_min: Array
@@ -288,6 +305,7 @@ class NTKSpectrum(NamedTuple):
     residual_max: Array
     converged: Array
     num_iters: int
+    lambda_min_lower: Array | None = None
 
 
 def _ntk_matvec(apply: Callable, params: Params, x: Array) -> Callable[[Array], Array]:
@@ -300,7 +318,7 @@ def _ntk_matvec(apply: Callable, params: Params, x: Array) -> Callable[[Array], 
 
 def ntk_spectrum(net: Any, params: Params, x: Array, *, method: str = "dense",
                  key: PRNGKey | None = None, num_iters: int = 128, tol: float = 1e-6,
-                 ntk_method: str = "auto") -> NTKSpectrum:
+                 ntk_method: str = "auto", chunk: int | None = None) -> NTKSpectrum:
     r"""$\lambda_{\min}$, $\lambda_{\max}$ and $\kappa$ of the empirical NTK $K = JJ^\top$.
 
     ``method="dense"`` forms $K$ with :func:`ntk` and diagonalises it ($O(n^2)$ memory).
@@ -318,6 +336,23 @@ def ntk_spectrum(net: Any, params: Params, x: Array, *, method: str = "dense",
     $n$ (for $n \le$ a few hundred, ``num_iters = n`` gives it to rounding error).
     Read ``residual_min`` and ``converged`` before trusting ``lambda_min``.
 
+    ``method="certified"`` brackets $\lambda_{\min}$ instead, where $K$ fits in memory
+    (:func:`~villani.diagnostics.certified_lambda_min`): Lanczos on $K^{-1}$ through a
+    Cholesky factor (the bottom of $K$ is the well-separated top of $K^{-1}$) gives
+    ``lambda_min``, a Rayleigh quotient and so an upper bound; a Cholesky factorisation
+    of $K - \sigma I$ that runs to completion proves ``lambda_min_lower``
+    $= \sigma -$ its rounding allowance $\le \lambda_{\min}(K)$. Both bounds also
+    allow $\gamma_{p+4}\,\mathrm{tr}K$ ($\gamma_k = ku/(1-ku)$, $u$ the unit
+    roundoff) for the rounding of forming $K$: each entry is a sum of $p$ products of
+    Jacobian entries, off by at most $\gamma_p\sum_k|J_{ik}J_{jk}| \le
+    \gamma_p\sqrt{K_{ii}K_{jj}}$, whose Frobenius norm is $\gamma_p\,\mathrm{tr}K$
+    (each Jacobian entry's own rounding, a few $u$ relative, takes the other 4).
+    $\lambda_{\max}$ is Lanczos on $K$ as for ``"lanczos"``. Use float64: in float32
+    the allowance, about $n u\,\mathrm{tr}K$, usually exceeds $\lambda_{\min}$. Cost
+    $O(n^2 p')$ to form $K$ ($p'$: the structured path's width) plus two $n^3/3$
+    factorisations; this is what proves $\lambda_{\min} > 0$ — the hypothesis of
+    Du et al.'s linear-rate theorem — rather than estimating it.
+
     $K$ has rank at most $p$ (the number of parameters): Lanczos takes at most
     $\min(n, p)$ steps (more would exhaust the Krylov space and break down), and for
     $n > p$ it reports the exact $\lambda_{\min} = 0$. A singular $K$ (computed
@@ -326,12 +361,15 @@ def ntk_spectrum(net: Any, params: Params, x: Array, *, method: str = "dense",
     Args:
         net, params: as for :func:`ntk`.
         x: inputs ``(n, d)``.
-        method: ``"dense"`` or ``"lanczos"``.
+        method: ``"dense"``, ``"lanczos"`` or ``"certified"``.
         key: Lanczos start vector $\sim\mathcal N(0, I_n)$; ``None`` uses
             ``jax.random.key(0)``.
-        num_iters: Lanczos steps (capped at $n$).
+        num_iters: Lanczos steps (capped at $n$; for ``"certified"``, the steps on $K$
+            and, separately, on $K^{-1}$).
         tol: relative residual below which ``converged`` is true.
-        ntk_method: ``method`` of :func:`ntk` for the dense path.
+        ntk_method, chunk: ``method`` and ``chunk`` of :func:`ntk` for the dense and
+            certified paths (``chunk`` bounds the memory of forming $K$ to about
+            $K$ itself).
 
     Returns:
         An :class:`NTKSpectrum`.
@@ -349,16 +387,31 @@ def ntk_spectrum(net: Any, params: Params, x: Array, *, method: str = "dense",
         (NeurIPS 2024) for matfree; Du et al., "Gradient descent provably optimizes
         over-parameterized neural networks" (ICLR 2019) for why $\lambda_{\min}$ matters.
     """
-    if method not in ("dense", "lanczos"):
-        raise ValueError(f"method: expected 'dense' or 'lanczos', got {method!r}")
+    if method not in ("dense", "lanczos", "certified"):
+        raise ValueError(f"method: expected 'dense', 'lanczos' or 'certified', got {method!r}")
     if not (isinstance(tol, (int, float)) and tol > 0):
         raise ValueError(f"tol: expected a positive float, got {tol!r}")
     net = as_network(net)
     apply = net.apply
     x = _check_x("x", x, net, params)
     n = x.shape[0]
-    if method == "dense":
-        k = ntk(net, params, x, method=ntk_method)
+    p = sum(int(np.size(leaf)) for leaf in jax.tree_util.tree_leaves(params))
+    lower = None
+    if method == "certified":
+        k = ntk(net, params, x, method=ntk_method, chunk=chunk)
+        k = (k + k.T) / 2  # what certified_lambda_min certifies; the top is taken from it too
+        u = float(np.finfo(k.dtype).eps) / 2
+        formed = (p + 4) * u / (1 - (p + 4) * u) * jnp.abs(jnp.trace(k))
+        key = jax.random.key(0) if key is None else key
+        iters = _lanczos.check_num_iters("num_iters", num_iters, n)
+        _, _, top, r_t = _lanczos.ritz(lambda v: k @ v, jax.random.normal(key, (n,), k.dtype),
+                                       iters, 1)
+        bound = certified_lambda_min(k, error=formed, num_iters=iters,
+                                     key=jax.random.fold_in(key, 1))
+        lo, hi, r_lo, r_hi = bound.upper, top[0], bound.residual, r_t[0]
+        lower = bound.lower
+    elif method == "dense":
+        k = ntk(net, params, x, method=ntk_method, chunk=chunk)
         lam, vecs = jnp.linalg.eigh(k)
         ends = vecs[:, jnp.array([0, n - 1])]
         res = jnp.linalg.norm(k @ ends - ends * lam[jnp.array([0, n - 1])], axis=0)
@@ -367,19 +420,18 @@ def ntk_spectrum(net: Any, params: Params, x: Array, *, method: str = "dense",
         _check_scalar_outputs(apply, params, x)
         # K = J J^T has rank <= p: past min(n, p) steps the Krylov space is exhausted and
         # Lanczos breaks down, so never take more steps than that.
-        p = sum(int(np.size(leaf)) for leaf in jax.tree_util.tree_leaves(params))
         iters = _lanczos.check_num_iters("num_iters", num_iters, min(n, p))
         key = jax.random.key(0) if key is None else key
         dtype = jax.eval_shape(apply, params, x[0]).dtype  # K's dtype: params and x promoted
         v0 = jax.random.normal(key, (n,), dtype)
         bottom, r_b, top, r_t = _lanczos.ritz(_ntk_matvec(apply, params, x), v0, iters, 1)
         lo, hi, r_lo, r_hi = bottom[0], top[0], r_b[0], r_t[0]
-        if n > p:  # rank(K) <= p < n: lambda_min = 0 exactly, whatever the Ritz values say
-            lo, r_lo = jnp.zeros_like(lo), jnp.zeros_like(r_lo)
+    if n > p and method != "dense":  # rank(K) <= p < n: lambda_min = 0 exactly
+        lo, r_lo = jnp.zeros_like(lo), jnp.zeros_like(r_lo)
     converged = (r_hi <= tol * jnp.abs(hi)) & (r_lo <= tol * jnp.maximum(jnp.abs(lo), jnp.abs(hi)))
     # K is positive semi-definite: a lambda_min at or below 0 (rank deficiency, n > p, or
     # rounding) means K is singular, kappa = inf, never a negative number
     kappa = jnp.where(lo > 0, hi / jnp.where(lo > 0, lo, 1.0), jnp.inf)
     # non-finite params or inputs give a NaN spectrum: kappa NaN, never inf (which reads as singular)
     kappa = jnp.where(jnp.isnan(lo) | jnp.isnan(hi), jnp.nan, kappa)
-    return NTKSpectrum(lo, hi, kappa, r_lo, r_hi, converged, iters)
+    return NTKSpectrum(lo, hi, kappa, r_lo, r_hi, converged, iters, lower)
