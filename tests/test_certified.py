@@ -18,13 +18,18 @@ def _with_spectrum(key, lam, dtype=jnp.float64):
     return ((q * lam) @ q.T).astype(dtype)
 
 
+_CERT = jax.jit(certified_lambda_min)
+
+
 def _ref_min(a):
     """Independent reference: LAPACK's eigvalsh of the symmetrised matrix, in float64."""
     a = np.asarray(a, np.float64)
     return np.linalg.eigvalsh((a + a.T) / 2)[0]
 
 
-@pytest.mark.parametrize("n", [1, 7, 60, 300])
+@pytest.mark.parametrize("n", [pytest.param(1, marks=pytest.mark.slow),
+                               pytest.param(7, marks=pytest.mark.slow), 60,
+                               pytest.param(300, marks=pytest.mark.slow)])
 def test_bracket_contains_lambda_min_and_is_tight(n):
     # a clustered bottom (lambda_2 / lambda_1 = 1.02) and kappa = 1e4: Lanczos on A would
     # need ~n steps; on A^{-1} the bottom is separated
@@ -40,6 +45,7 @@ def test_bracket_contains_lambda_min_and_is_tight(n):
     assert float(b.residual) <= 1e-10
 
 
+@pytest.mark.slow
 def test_rtol_sets_the_width():
     a = _with_spectrum(jax.random.key(0), jnp.geomspace(1e-2, 1.0, 40))
     wide, narrow = certified_lambda_min(a, rtol=0.1), certified_lambda_min(a, rtol=1e-6)
@@ -70,14 +76,15 @@ def test_negative_controls_are_not_certified_positive(case):
         j = jax.random.normal(key, (30, 10), jnp.float64)
         a = j @ j.T
     else:  # lambda_min = 1e-15 * lambda_max: positive, but below what rounding resolves
-        a = _with_spectrum(key, jnp.concatenate([jnp.array([1e-15]), jnp.linspace(0.5, 1, 99)]))
-    b = certified_lambda_min(a)
+        a = _with_spectrum(key, jnp.concatenate([jnp.array([1e-15]), jnp.linspace(0.5, 1, 29)]))
+    b = _CERT(a)  # one compilation for the three 30 x 30 cases
     ref = _ref_min(a)
     assert not bool(b.positive)
     assert float(b.lower) <= ref <= float(b.upper) or (case == "singular_gram" and ref < 1e-12)
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", [pytest.param(s, marks=pytest.mark.slow) if s != 4 else s
+                                  for s in range(6)])
 def test_lower_bound_is_valid_where_float32_rounding_dominates(seed):
     # float32 matrices with lambda_min from 1e-6 to 1e-1 (times lambda_max): the
     # allowance must keep lower below the exact lambda_min of the float32 matrix as stored
@@ -98,6 +105,7 @@ def test_error_widens_both_ends():
     np.testing.assert_allclose(float(b1.upper - b0.upper), 1e-4, rtol=1e-9)
 
 
+@pytest.mark.slow
 def test_jit_and_vmap():
     a = jnp.stack([_with_spectrum(jax.random.key(i), jnp.geomspace(10.0 ** -i, 1.0, 20))
                    for i in range(1, 4)])
@@ -127,12 +135,12 @@ def test_bad_input():
 
 
 def test_ntk_spectrum_certified_brackets_the_dense_lambda_min():
-    # p = 96 * 5 + 96 = 576 > n = 200: K is non-singular, with a clustered bottom
-    net = nets.two_layer(96, "erf")
+    # p = 40 * 5 = 200 > n = 80: K is non-singular, with a clustered bottom
+    net = nets.two_layer(40, "erf")
     params = net.init(jax.random.key(0), 4)
-    x = jax.random.normal(jax.random.key(1), (200, 4))
+    x = jax.random.normal(jax.random.key(1), (80, 4))
     ev = np.linalg.eigvalsh(np.asarray(ntk(net, params, x, method="generic")))
-    s = ntk_spectrum(net, params, x, method="certified", num_iters=64)
+    s = ntk_spectrum(net, params, x, method="certified", num_iters=40)
     assert float(s.lambda_min_lower) <= ev[0] <= float(s.lambda_min)
     assert float(s.lambda_min_lower) > 0.99 * ev[0]  # tight: rtol 1e-3 plus allowances
     np.testing.assert_allclose(float(s.lambda_max), ev[-1], rtol=1e-10)
@@ -145,17 +153,26 @@ def test_ntk_spectrum_certified_refuses_a_singular_kernel():
     net = nets.two_layer(2, "tanh")  # p = 8 < n = 50: rank(K) <= 8
     params = net.init(jax.random.key(0), 3)
     x = jax.random.normal(jax.random.key(1), (50, 3))
-    s = ntk_spectrum(net, params, x, method="certified")
+    s = ntk_spectrum(net, params, x, method="certified", num_iters=8)
     assert float(s.lambda_min) == 0.0 and np.isinf(s.kappa)
     assert float(s.lambda_min_lower) <= 0.0
 
 
 def test_ntk_closed_form_in_row_chunks_equals_whole():
     # chunk = 7 does not divide n = 30: the padded last block must be cut off
+    net = nets.two_layer(12, "tanh", bias=True)
+    params = net.init(jax.random.key(0), 3)
+    x1, x2 = jax.random.normal(jax.random.key(1), (30, 3)), jax.random.normal(jax.random.key(2), (11, 3))
+    np.testing.assert_allclose(ntk(net, params, x1, x2, chunk=7), ntk(net, params, x1, x2),
+                               rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(ntk(net, params, x1, chunk=7), ntk(net, params, x1), rtol=1e-12,
+                               atol=1e-14)
+
+
+@pytest.mark.slow
+def test_ntk_mlp_closed_form_in_row_chunks_equals_jacobians():
     net = nets.mlp((12, 9), "tanh")
     params = net.init(jax.random.key(0), 3)
     x1, x2 = jax.random.normal(jax.random.key(1), (30, 3)), jax.random.normal(jax.random.key(2), (11, 3))
     ref = ntk(net, params, x1, x2, method="generic")
     np.testing.assert_allclose(ntk(net, params, x1, x2, chunk=7), ref, rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(ntk(net, params, x1, chunk=7), ntk(net, params, x1), rtol=1e-12,
-                               atol=1e-14)

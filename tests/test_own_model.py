@@ -68,6 +68,7 @@ def _close(a, b, rtol=RTOL, atol=1e-12):
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=rtol, atol=atol)
 
 
+@pytest.mark.slow  # 32 s of compilation; its claims also run by the slow suite in CI
 def test_objective_laplacian_pl_hessian(problem):
     ds = problem[0]
     for name, net, params, twin, tparams in _cases(problem):

@@ -153,13 +153,19 @@ def certified_lambda_min(a: Array, *, rtol: float = 1e-3, num_iters: int = 64,
     if is_concrete(error) and float(error) < 0:
         raise ValueError(f"error: expected a bound >= 0, got {error!r}")
     key = jax.random.key(0) if key is None else _checks.key(key)
+    iters = _lanczos.check_num_iters("num_iters", num_iters, a.shape[0])
+    # exactly symmetric: the addition commutes
+    return certify_symmetric((a + a.T) / 2, rtol, iters, max_shifts, error, key)
+
+
+def certify_symmetric(a: Array, rtol: float, iters: int, max_shifts: int, error,
+                      key: PRNGKey) -> LambdaMinBound:
+    """:func:`certified_lambda_min` of an exactly symmetric ``a``, arguments checked
+    (for callers that symmetrised ``a`` already)."""
     n = a.shape[0]
-    iters = _lanczos.check_num_iters("num_iters", num_iters, n)
     u = float(np.finfo(a.dtype).eps) / 2
     g_chol, g_dot = _gamma(n + 1, u), _gamma(n + 2, u)
     dtype = a.dtype
-
-    a = (a + a.T) / 2  # exactly symmetric: the addition commutes
     diag = jnp.diagonal(a)
     idx = jnp.diag_indices(n)
 

@@ -25,7 +25,7 @@ from .. import _checks
 from .._types import Array, Params, PRNGKey, all_finite, is_concrete
 from ..nets import FeedForward, Network, as_network
 from . import _lanczos
-from .certified import certified_lambda_min
+from .certified import certify_symmetric
 
 __all__ = [
     "NTKSpectrum",
@@ -406,8 +406,7 @@ def ntk_spectrum(net: Any, params: Params, x: Array, *, method: str = "dense",
         iters = _lanczos.check_num_iters("num_iters", num_iters, n)
         _, _, top, r_t = _lanczos.ritz(lambda v: k @ v, jax.random.normal(key, (n,), k.dtype),
                                        iters, 1)
-        bound = certified_lambda_min(k, error=formed, num_iters=iters,
-                                     key=jax.random.fold_in(key, 1))
+        bound = certify_symmetric(k, 1e-3, iters, 4, formed, jax.random.fold_in(key, 1))
         lo, hi, r_lo, r_hi = bound.upper, top[0], bound.residual, r_t[0]
         lower = bound.lower
     elif method == "dense":
