@@ -341,7 +341,9 @@ def ntk_spectrum(net: Any, params: Params, x: Array, *, method: str = "dense",
     Cholesky factor (the bottom of $K$ is the well-separated top of $K^{-1}$) gives
     ``lambda_min``, a Rayleigh quotient and so an upper bound; a Cholesky factorisation
     of $K - \sigma I$ that runs to completion proves ``lambda_min_lower``
-    $= \sigma -$ its rounding allowance $\le \lambda_{\min}(K)$. Both bounds also
+    $= \sigma -$ its rounding allowance $\le \lambda_{\min}(K)$, the bracket $10^{-3}$
+    wide once Lanczos has converged (call ``certified_lambda_min`` on :func:`ntk`'s $K$ for
+    another width). Both bounds also
     allow $\gamma_{p+4}\,\mathrm{tr}K$ ($\gamma_k = ku/(1-ku)$, $u$ the unit
     roundoff) for the rounding of forming $K$: each entry is a sum of $p$ products of
     Jacobian entries, off by at most $\gamma_p\sum_k|J_{ik}J_{jk}| \le
