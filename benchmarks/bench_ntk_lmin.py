@@ -16,7 +16,7 @@ formed (v ↦ J(Jᵀv), one VJP and one JVP). The clustered bottom does not conv
 (ntk_lmin-cpu.md: 22 % off after 400 iterations at n = 4,096).
 
 Run: ``python benchmarks/bench_ntk_lmin.py [--n 16384 --m 1024] [--check]``; the issue's
-size is ``--n 65536 --m 4096`` (p ≈ 139k; K takes 34 GB in float64: an accelerator's job).
+size is ``--n 65536 --m 4096`` (p = 135,168; K takes 32 GiB in float64: an accelerator's job).
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ from _timing import RESULTS, device_info
 from jax.experimental.sparse.linalg import lobpcg_standard
 
 from villani import nets
-from villani.diagnostics import ntk_spectrum
+from villani.diagnostics import ntk, ntk_spectrum
 
-jax.config.update("jax_enable_x64", True)  # for the dense float64 check; the run is float32
+jax.config.update("jax_enable_x64", True)  # certified: float64; lobpcg: float32 (check in float64)
 
 
 def peak_rss_gib() -> float:
@@ -74,7 +74,7 @@ def run_certified(n, m, iters, check, chunk):
     s = jax.block_until_ready(spec(params, x))
     row["time_s"] = time.perf_counter() - t0  # one call, compilation included (seconds of it)
     row["peak_memory_gib"] = peak_memory_gib()
-    form = jax.jit(lambda q, xx: nets_ntk(net, q, xx, chunk))
+    form = jax.jit(lambda q, xx: ntk(net, q, xx, chunk=chunk))
     t1 = time.perf_counter()
     k = jax.block_until_ready(form(params, x))
     row["form_K_s"] = time.perf_counter() - t1
@@ -92,12 +92,6 @@ def run_certified(n, m, iters, check, chunk):
                    dense_lambda_2=float(ev[1]), dense_lambda_max=float(ev[-1]),
                    dense_within_bracket=bool(lo <= ev[0] <= up))
     return row
-
-
-def nets_ntk(net, params, x, chunk):
-    from villani.diagnostics import ntk
-
-    return ntk(net, params, x, chunk=chunk)
 
 
 def kernel_matvec(net, params, x):
