@@ -23,7 +23,7 @@ def _objective(key, loss="squared", l2=0.0, net=None):
 
 def _hessian_eigs(obj, params):
     flat, unravel = ravel_pytree(params)
-    h = jax.hessian(lambda f: obj.value(unravel(f)))(flat)
+    h = jax.jit(jax.hessian(lambda f: obj.value(unravel(f))))(flat)
     return np.linalg.eigvalsh(np.asarray(h)), np.asarray(h)
 
 

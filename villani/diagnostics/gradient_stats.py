@@ -9,6 +9,7 @@ give every sample's gradient norm, at the cost and memory of a gradient.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, NamedTuple
 
 import jax
@@ -172,12 +173,22 @@ def gradient_stats(objective: Objective, params: Params, *, method: str = "auto"
     if method == "structured" and not _structured_ok(objective.net):
         raise ValueError(f"method: 'structured' needs a two_layer or scalar-output mlp net, got "
                          f"{type(objective.net).__name__}; use method='chunked'")
-    if method == "structured" or (method == "auto" and _structured_ok(objective.net)):
+    structured = method == "structured" or (method == "auto" and _structured_ok(objective.net))
+    l2_zero = is_concrete(objective.l2) and float(objective.l2) == 0.0
+    return _stats(objective, params, structured, chunk_size, l2_zero)
+
+
+@partial(jax.jit, static_argnums=(2, 3, 4))
+def _stats(objective: Objective, params: Params, structured: bool, chunk_size: int,
+           l2_zero: bool) -> GradientStats:
+    # one compiled program: op-by-op dispatch of the same steps costs seconds of first-call
+    # compilation, more than the computation itself at the sizes of a notebook
+    if structured:
         u2 = _ghost_sq_norms(objective, params)
     else:
         u2 = _chunked_sq_norms(objective, params, chunk_size)
     l2 = objective.l2
-    if is_concrete(l2) and float(l2) == 0.0:
+    if l2_zero:
         sq_norms = u2
     else:
         theta2 = sum(jnp.sum(v**2) for v in jax.tree_util.tree_leaves(params))

@@ -16,32 +16,31 @@ matfree's.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from functools import partial
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.flatten_util import ravel_pytree
 from matfree import decomp, stochtrace
 
 from .. import _checks
 from .._tree import flat_hvp
 from .._types import Array, Params, PRNGKey, is_concrete
 from . import _lanczos
-from ._objective import check_params, value_fn
+from ._objective import check_params, join_objective, split_objective, value_fn
 
 __all__ = ["HessianSpectrum", "SpectralDensity", "hessian_spectrum", "spectral_density"]
 
 
-def _flat_hvp(objective: Any, params: Params) -> tuple[Callable[[Array], Array], Array]:
-    """(v_flat -> H v_flat, theta_flat): the gradient is linearised once, so every
-    product reuses its stored forward pass."""
+def _checked_flat(objective: Any, params: Params) -> Array:
+    """The flat params, after checking that ``objective`` maps them to a scalar."""
     value = value_fn(objective)
     check_params(objective, params)
     out = jax.eval_shape(value, params)
     if out.shape != ():
         raise ValueError(f"objective: must return a scalar, got shape {out.shape}")
-    flat, _, hvp = flat_hvp(value, params)
-    return hvp, flat
+    return ravel_pytree(params)[0]
 
 
 class HessianSpectrum(NamedTuple):
@@ -104,13 +103,13 @@ def hessian_spectrum(objective: Any, params: Params, *, k: int = 1, which: str =
         raise ValueError(f"which: expected 'both', 'top' or 'bottom', got {which!r}")
     k = _checks.int_at_least("k", k)
     key = _checks.key(key)
-    hvp, flat = _flat_hvp(objective, params)
+    flat = _checked_flat(objective, params)
     p = flat.shape[0]
     if k > p:
         raise ValueError(f"k: asks for {k} eigenvalues at each end of a {p} x {p} Hessian")
     iters = _lanczos.check_num_iters("num_iters", num_iters, p, minimum=k)
     v0 = jax.random.normal(key, (p,), flat.dtype)
-    bottom, r_b, top, r_t = _lanczos.ritz(hvp, v0, iters, k)
+    bottom, r_b, top, r_t = _ritz(*split_objective(objective), params, v0, iters, k)
     keep_top, keep_bottom = which in ("both", "top"), which in ("both", "bottom")
     return HessianSpectrum(
         top if keep_top else None,
@@ -197,23 +196,11 @@ def spectral_density(objective: Any, params: Params, *, key: PRNGKey, num_probes
     key = _checks.key(key)
     if sigma is not None and not (isinstance(sigma, (int, float)) and sigma > 0):
         raise ValueError(f"sigma: expected a positive float or None, got {sigma!r}")
-    hvp, flat = _flat_hvp(objective, params)
+    flat = _checked_flat(objective, params)
     p = flat.shape[0]
     iters = _lanczos.check_num_iters("num_iters", num_iters, p)
     probes = stochtrace.sampler_signs(flat, num=num_probes)(key)  # (N, p), Rademacher
-    tridiag = decomp.tridiag_sym(iters, materialize=True, reortho="full", custom_vjp=False)
-
-    def quadrature(v):
-        _, t, *_ = tridiag(hvp, v / jnp.linalg.norm(v))
-        theta, s = jnp.linalg.eigh(t)
-        return theta, s[0] ** 2
-
-    # probes one after another on a CPU (the batched full reorthogonalisation is ~35 %
-    # slower there), all at once on an accelerator
-    if jax.default_backend() == "cpu":
-        nodes, weights = jax.lax.map(quadrature, probes)
-    else:
-        nodes, weights = jax.vmap(quadrature)(probes)
+    nodes, weights = _quadrature(*split_objective(objective), params, probes, iters)
     span = jnp.max(nodes) - jnp.min(nodes)
     if sigma is None:
         # a zero span (H = c I) still needs a positive width
@@ -246,3 +233,32 @@ def spectral_density(objective: Any, params: Params, *, key: PRNGKey, num_probes
         weights=weights,
         sigma=sig,
     )
+
+
+# The Lanczos runs compiled as one program each (op-by-op, the first call's compilations
+# take longer than the computation at notebook sizes). A plain function is a static
+# argument; an Objective travels as a pytree, its data traced (no constants baked in).
+
+
+@partial(jax.jit, static_argnums=(0, 4, 5))
+def _ritz(static: Any, dyn: Any, params: Params, v0: Array, iters: int, k: int):
+    _, _, hvp = flat_hvp(join_objective(static, dyn), params)
+    return _lanczos.ritz(hvp, v0, iters, k)
+
+
+@partial(jax.jit, static_argnums=(0, 4))
+def _quadrature(static: Any, dyn: Any, params: Params, probes: Array, iters: int):
+    """Gauss-quadrature nodes (Ritz values) and weights per probe, ``(N, iters)`` each."""
+    _, _, hvp = flat_hvp(join_objective(static, dyn), params)
+    tridiag = decomp.tridiag_sym(iters, materialize=True, reortho="full", custom_vjp=False)
+
+    def one(v):
+        _, t, *_ = tridiag(hvp, v / jnp.linalg.norm(v))
+        theta, s = jnp.linalg.eigh(t)
+        return theta, s[0] ** 2
+
+    # probes one after another on a CPU (the batched full reorthogonalisation is ~35 %
+    # slower there), all at once on an accelerator
+    if jax.default_backend() == "cpu":
+        return jax.lax.map(one, probes)
+    return jax.vmap(one)(probes)

@@ -441,6 +441,11 @@ def gradient_noise(objective: Objective, params: Params) -> GradientNoise:
         McCandlish, Kaplan, Amodei et al., arXiv 1812.06162.
     """
     check_objective(objective)
+    return _gradient_noise(objective, params)
+
+
+@jax.jit  # one program: op-by-op, the first call's compilations outlast the computation
+def _gradient_noise(objective: Objective, params: Params) -> GradientNoise:
     g = per_sample_grads(objective, params)
     mean = jax.tree_util.tree_map(lambda x: jnp.mean(x, axis=0), g)
     tr = sum(jnp.sum((x - m[None]) ** 2) for x, m in
