@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import partial
 from typing import Any, NamedTuple
 
 import jax
@@ -222,6 +223,7 @@ def _one_hidden_layer_sum(objective: Objective, params: Params, lay: Layers):
     return chunk_sum
 
 
+@partial(jax.jit, static_argnums=2)  # one program (see _hutchinson_probes)
 def _exact_laplacian(objective: Objective, params: Params, chunk: int | None) -> Array:
     net, lay, sample = _exact_setup(objective, params)
     if len(lay.weights) == 2:
@@ -241,6 +243,7 @@ def _exact_laplacian(objective: Objective, params: Params, chunk: int | None) ->
     return total / n + objective.l2 * num_params(params)
 
 
+@partial(jax.jit, static_argnums=2)  # one program (see _hutchinson_probes)
 def _exact_diagonal(objective: Objective, params: Params, chunk: int | None) -> Params:
     net, lay, sample = _exact_setup(objective, params)
 
@@ -269,6 +272,7 @@ def _check_reference_size(p: int) -> None:
         )
 
 
+@partial(jax.jit, static_argnums=2)  # one program (see _hutchinson_probes)
 def _reference_diagonal_flat(objective: Objective, params: Params, chunk: int | None) -> Array:
     _check_reference_size(num_params(params))  # before any tracing
     theta, _, hvp = flat_hvp(objective.value, params)
@@ -289,6 +293,14 @@ def _hutchinson(objective: Objective, params: Params, key: Any, num_probes: Any,
         raise ValueError(
             f"num_probes: method='hutchinson' needs a probe count, an int >= 1, got {num_probes!r}"
         )
+    return _hutchinson_probes(objective, params, key, num_probes, chunk)
+
+
+# Compiled as one program: called eagerly (a notebook), op-by-op dispatch compiles each
+# primitive on its first use, seconds before any arithmetic at small sizes.
+@partial(jax.jit, static_argnums=(3, 4))
+def _hutchinson_probes(objective: Objective, params: Params, key: Any, num_probes: int,
+                       chunk: int | None) -> TraceEstimate:
     theta, _, hvp = flat_hvp(objective.value, params)
     # matfree (pinned 0.6.x) supplies the Rademacher sampler and the v^T A v integrand; its
     # estimators vmap every probe at once and use ddof=0, so we batch and reduce here.
