@@ -59,10 +59,18 @@ def _gamma(k: int, u: float) -> float:
     return k * u / (1 - k * u)
 
 
+def _cholesky(a: Array) -> Array:
+    """The floating-point Cholesky factor of ``a``'s lower triangle (``a`` exactly symmetric:
+    no symmetrising copy); all NaN where a pivot is not positive."""
+    # a.T: the same matrix, and for a row-major a the column-major array LAPACK reads, so
+    # no transposing copy is made
+    return jax.lax.linalg.cholesky(a.T, symmetrize_input=False)
+
+
 def _factorises(a: Array) -> Array:
-    """True where the floating-point Cholesky of ``a`` (its lower triangle) runs to
-    completion; jax returns NaNs where a pivot is not positive."""
-    return jnp.all(jnp.isfinite(jnp.linalg.cholesky(a)))
+    """True where the floating-point Cholesky of ``a`` runs to completion. Only the factor's
+    diagonal is read (NaN on failure), so the factor need not be kept beside ``a``."""
+    return jnp.all(jnp.isfinite(jnp.diagonal(_cholesky(a))))
 
 
 def certified_lambda_min(a: Array, *, rtol: float = 1e-3, num_iters: int = 64,
@@ -167,18 +175,18 @@ def certify_symmetric(a: Array, rtol: float, iters: int, max_shifts: int, error,
     g_chol, g_dot = _gamma(n + 1, u), _gamma(n + 2, u)
     dtype = a.dtype
     diag = jnp.diagonal(a)
-    idx = jnp.diag_indices(n)
 
     def rounding(sigma):
         tr = jnp.abs(jnp.sum(diag - sigma)) * (1 + _gamma(n, u))
         return g_chol / (1 - g_chol) * tr + u * jnp.max(jnp.abs(diag - sigma))
 
-    # Lanczos on A^{-1} from A's own factor
-    chol = jnp.linalg.cholesky(a)
-    ok0 = jnp.all(jnp.isfinite(chol))  # where not, the solves give NaNs, discarded below
+    # Lanczos on A^{-1} from A's own factor, taken as R = L^T (A = R^T R): for the row-major
+    # L jax returns, R is the column-major array the triangular solves read (no copy)
+    chol = _cholesky(a).T
+    ok0 = jnp.all(jnp.isfinite(jnp.diagonal(chol)))  # else the solves give NaNs, discarded below
     tridiag = decomp.tridiag_sym(iters, materialize=True, reortho="full", custom_vjp=False)
     v0 = jax.random.normal(key, (n,), dtype)
-    q, t, *_ = tridiag(lambda v: jsl.cho_solve((chol, True), v), v0)
+    q, t, *_ = tridiag(lambda v: jsl.cho_solve((chol, False), v), v0)
     _, s = jnp.linalg.eigh(t)
     y = s[:, -1] @ q
     y = y / jnp.linalg.norm(y)
@@ -202,7 +210,8 @@ def certify_symmetric(a: Array, rtol: float, iters: int, max_shifts: int, error,
 
     def body(state):
         k, _ = state
-        return k + 1, _factorises(a.at[idx].add(-sigma_at(k)))
+        # a - sigma I as one elementwise pass (a scatter would carry an n x n index mask)
+        return k + 1, _factorises(a - sigma_at(k) * jnp.eye(n, dtype=dtype))
 
     tried, ok = jax.lax.while_loop(cond, body, (jnp.asarray(0), jnp.asarray(False)))
     sigma = jnp.where(ok, sigma_at(tried - 1), 0.0)
