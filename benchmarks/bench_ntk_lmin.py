@@ -16,7 +16,8 @@ formed (v ↦ J(Jᵀv), one VJP and one JVP). The clustered bottom does not conv
 (ntk_lmin-cpu.md: 22 % off after 400 iterations at n = 4,096).
 
 Run: ``python benchmarks/bench_ntk_lmin.py [--n 16384 --m 1024] [--check]``; the issue's
-size is ``--n 65536 --m 4096`` (p = 135,168; K takes 32 GiB in float64: an accelerator's job).
+size is ``--n 65536 --m 4096`` (p = 135,168; K takes 32 GiB in float64 and the path about
+three times that at its peak: an accelerator's job).
 """
 
 from __future__ import annotations

@@ -102,3 +102,21 @@ def test_markdown_keeps_reasons_in_one_cell():
     row = [ln for ln in md.splitlines() if "BackPACK" in ln][0]
     assert "not run: failed: a / b" in row
     assert row.count("|") == 11
+
+
+def test_beyond_ntk_row_brackets_the_dense_lambda_min(tmp_path):
+    # the row the "Beyond the peers" table prints: p = m(d + 1) > n, so K is non-singular,
+    # and the bracket must contain LAPACK's eigvalsh of the same float64 K
+    from benchmarks.peers import side_villani
+    from villani.diagnostics import ntk
+
+    spec = peers._two("erf", "squared", 48, 4, "float64", param="ntk",
+                      villani_kwargs={"num_iters": 16, "chunk": 16}) | {"d": 16}
+    z = _inputs(tmp_path, spec)
+    res, _ = side_villani.ntk_certified(spec, z)
+    net, params, _, x = side_villani.build(spec, z)
+    assert res["p"] == 4 * 17 > 48
+    k = np.asarray(ntk(net, params, x))
+    lmin = np.linalg.eigvalsh((k + k.T) / 2)[0]
+    assert res["proven_positive"] == 1.0
+    assert res["lmin_lower"] <= lmin <= res["lmin_upper"]
