@@ -120,3 +120,32 @@ def test_beyond_ntk_row_brackets_the_dense_lambda_min(tmp_path):
     lmin = np.linalg.eigvalsh((k + k.T) / 2)[0]
     assert res["proven_positive"] == 1.0
     assert res["lmin_lower"] <= lmin <= res["lmin_upper"]
+
+
+def test_threads_are_enforced_by_pinning_every_side_to_the_same_cores():
+    # XLA's CPU pool ignores --xla_cpu_multi_thread_eigen=false: only the affinity, which
+    # every side process inherits, makes "one core per side" true for the JAX sides
+    import os
+    import subprocess
+    import sys
+
+    code = ("import os, sys; sys.path.insert(0, '.'); from benchmarks.peers import run; "
+            "print(run.pin_threads(1)); print(os.sched_getaffinity(0)); "
+            "import subprocess; print(subprocess.run([sys.executable, '-c', "
+            "'import os; print(len(os.sched_getaffinity(0)))'], capture_output=True, "
+            "text=True).stdout.strip()); print(os.environ['OMP_NUM_THREADS'])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=os.path.dirname(os.path.dirname(__file__))).stdout.split("\n")
+    first = sorted(os.sched_getaffinity(0))[0]
+    assert out[0] == f"[{first}]" and out[1] == f"{{{first}}}"
+    assert out[2] == "1" and out[3] == "1"  # a side started afterwards has one core
+    with pytest.raises(ValueError, match="threads"):
+        peers.pin_threads(0)
+    with pytest.raises(ValueError, match="threads"):
+        peers.pin_threads(len(os.sched_getaffinity(0)) + 1)
+
+
+def test_markdown_says_when_threads_were_not_enforced():
+    assert "not enforced" in peers._threads_text({"threads": 1})
+    assert peers._threads_text({"threads": 1, "cores_pinned": [0]}) == "cores per side: 1 (pinned)"
+    assert "default" in peers._threads_text({"threads": None})

@@ -285,6 +285,39 @@ def build_grid(grid: str) -> tuple[list[dict], list[dict], dict]:
     return comps, beyond, notes
 
 
+def pin_threads(n: int) -> list[int]:
+    """Give every side the same ``n`` cores: this process (and so every side it starts) is
+    pinned to the first ``n`` CPUs it may use, and the libraries' pools are sized to ``n``.
+
+    The affinity is what makes the count hold: XLA's CPU backend (jax 0.10) keeps its own
+    thread pool, which ``--xla_cpu_multi_thread_eigen=false`` no longer limits, so a "one
+    thread per side" run gave villani and the JAX peers both cores against torch's one.
+    Returns the cores pinned to."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"threads: expected an int >= 1, got {n!r}")
+    cores = sorted(os.sched_getaffinity(0))
+    if n > len(cores):
+        raise ValueError(f"threads: {n} asked for, but this process may use only {len(cores)} "
+                         f"cores ({cores})")
+    os.sched_setaffinity(0, cores[:n])
+    t = str(n)
+    os.environ.update(PEERS_THREADS=t, OMP_NUM_THREADS=t, MKL_NUM_THREADS=t,
+                      OPENBLAS_NUM_THREADS=t)
+    return cores[:n]
+
+
+def _threads_text(run: dict) -> str:
+    """How many cores each side had, as the table says it."""
+    thr = run.get("threads")
+    if not thr:
+        return "threads per side: each library’s default (all cores)"
+    if run.get("cores_pinned"):
+        return f"cores per side: {thr} (pinned)"
+    # runs before pin_threads: torch honoured the count, XLA's CPU pool did not
+    return (f"threads per side: {thr} asked, not enforced on the JAX sides (villani and the "
+            "JAX peers used every core; torch used the count)")
+
+
 def _git_describe() -> str:
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
@@ -411,8 +444,9 @@ def merge(base_path: str, new_paths: list[str]) -> dict:
         rep = json.load(f)
     runs = rep["notes"].setdefault("runs", [{
         "benches": sorted({r["bench"] for r in rep["rows"]} | {r["bench"] for r in rep["beyond"]}),
-        **{k: rep["notes"].get(k) for k in ("villani_source", "threads", "load_before",
-                                            "load_after", "task_timeout_s", "rounds")},
+        **{k: rep["notes"].get(k) for k in ("villani_source", "threads", "cores_pinned",
+                                            "load_before", "load_after", "task_timeout_s",
+                                            "rounds")},
         "date": rep.get("date")}])
     for path in new_paths:
         with open(path) as f:
@@ -423,7 +457,8 @@ def merge(base_path: str, new_paths: list[str]) -> dict:
         for run in runs:
             run["benches"] = [b for b in run["benches"] if b not in benches]
         runs.append({"benches": sorted(benches),
-                     **{k: new["notes"].get(k) for k in ("villani_source", "threads", "load_before",
+                     **{k: new["notes"].get(k) for k in ("villani_source", "threads",
+                                                         "cores_pinned", "load_before",
                                                          "load_after", "task_timeout_s",
                                                          "rounds")},
                      "date": new.get("date")})
@@ -461,9 +496,10 @@ def main(argv=None) -> int:
                     help="address-space limit for the peers' beyond-the-peers runs")
     ap.add_argument("--beyond-timeout", type=float, default=300.0)
     ap.add_argument("--threads", type=int, default=None,
-                    help="compute threads per side (torch.set_num_threads, OMP/MKL, XLA's CPU "
-                         "Eigen pool); default: each library's own. On a loaded machine 1 "
-                         "avoids the thread pools' spin-waiting, which slows torch 30x there")
+                    help="cores per side: every side is pinned to the same first N cores "
+                         "(CPU affinity) and torch/OMP/MKL pools sized to N; default: each "
+                         "library's own, all cores. On a loaded machine 1 avoids the thread "
+                         "pools' spin-waiting, which slows torch 30x there")
     ap.add_argument("--skip", default="", metavar="IMPL,...",
                     help="implementations not to run on this run (reported 'not run: skipped'; "
                          "with --reuse, results already in the work folder are kept)")
@@ -476,13 +512,7 @@ def main(argv=None) -> int:
                     help="resume in a previous run's work folder: tasks with a result there "
                          "are not run again")
     args = ap.parse_args(argv)
-    if args.threads:
-        t = str(args.threads)
-        os.environ.update(PEERS_THREADS=t, OMP_NUM_THREADS=t, MKL_NUM_THREADS=t,
-                          OPENBLAS_NUM_THREADS=t)
-        if args.threads == 1:
-            os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
-                                       " --xla_cpu_multi_thread_eigen=false").strip()
+    pinned = pin_threads(args.threads) if args.threads else None
 
     # ask the project's jax in a subprocess: the driver itself stays free of jax threads
     # (it forks the sides)
@@ -499,6 +529,7 @@ def main(argv=None) -> int:
     notes["task_timeout_s"] = args.timeout
     notes["villani_source"] = _git_describe()
     notes["threads"] = args.threads
+    notes["cores_pinned"] = pinned
     notes["load_before"] = os.getloadavg()
     if args.only:
         comps = [c for c in comps if args.only in c["bench"]]
@@ -819,18 +850,15 @@ def markdown(rep: dict) -> str:
                 "in the same run, minutes apart):", ""]
         for r in nt["runs"]:
             lb, la = (r.get("load_before") or [None])[0], (r.get("load_after") or [None])[0]
-            thr = r.get("threads")
             out.append(f"- {', '.join(r['benches'])}: villani `{r.get('villani_source')}`, "
                        f"{r.get('date')}, task timeout {_g(r.get('task_timeout_s'), 'g')} s, "
-                       "threads per side: "
-                       f"{thr if thr else 'each library’s default'}, load "
+                       f"{_threads_text(r)}, load "
                        f"{_g(lb, '.1f')} → {_g(la, '.1f')}"
                        + (f", {r['rounds']} rounds (sides in turn, median over rounds)"
                           if r.get("rounds") else ""))
         out.append("")
     elif nt.get("threads") or nt.get("load_before"):
-        thr = nt.get("threads")
-        out += [f"Threads per side: {thr if thr else 'each library’s default'}. Machine load "
+        out += [f"{_threads_text(nt).capitalize()}. Machine load "
                 f"(1-min load average) {_g(nt.get('load_before', [None])[0], '.1f')} at the start, "
                 f"{_g(nt.get('load_after', [None])[0], '.1f')} at the end of the run: other jobs "
                 "shared the machine, so absolute times are inflated and noisy; the sides of a "
