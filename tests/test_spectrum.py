@@ -1,5 +1,6 @@
 """Hessian spectrum by Lanczos and spectral density by SLQ, against eigvalsh(jax.hessian)."""
 
+import dataclasses
 import math
 
 import jax
@@ -90,6 +91,25 @@ def test_plain_function_quadratic():
                          num_iters=10)
     np.testing.assert_allclose(s.top, [8.0, 7.0], rtol=1e-10)
     np.testing.assert_allclose(s.bottom, [1.0, 1.0], rtol=1e-10)
+
+
+def test_unhashable_callable_object():
+    # the Lanczos runs are compiled with the function as a static argument: a callable
+    # object that cannot be hashed (array fields, eq without hash) must still work, and two
+    # such objects with different arrays must not share a compiled program
+    @dataclasses.dataclass
+    class Quadratic:
+        diag: jax.Array
+
+        def __call__(self, p):
+            return 0.5 * jnp.sum(self.diag * p**2)
+
+    for top in (5.0, 7.0):
+        f = Quadratic(jnp.linspace(1.0, top, 5))
+        s = hessian_spectrum(f, jnp.ones(5), key=jax.random.key(0), num_iters=5)
+        np.testing.assert_allclose([s.top[0], s.bottom[0]], [top, 1.0], rtol=1e-10)
+        d = spectral_density(f, jnp.ones(5), key=jax.random.key(0), num_probes=2, num_iters=5)
+        np.testing.assert_allclose(d.nodes[0], jnp.linspace(1.0, top, 5), rtol=1e-8)
 
 
 def test_bad_input(key):

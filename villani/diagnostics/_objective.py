@@ -21,17 +21,40 @@ def value_fn(objective: Any) -> Callable[[Params], Array]:
                     f"got {type(objective).__name__}")
 
 
+class _ByIdentity:
+    """A static-argument key for a callable that cannot be hashed (a callable object with
+    array fields, a non-frozen dataclass): equal only to itself, as a closure would be."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable) -> None:
+        self.fn = fn
+
+    def __hash__(self) -> int:
+        return id(self.fn)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _ByIdentity) and other.fn is self.fn
+
+
 def split_objective(objective: Any) -> tuple[Any, Any]:
     """(static callable, None) for a plain function; (None, objective) for an Objective, so
-    its data travel as traced leaves (vmap over data sets, no constants baked in)."""
+    its data travel as traced leaves (vmap over data sets, no constants baked in). The static
+    part is a ``jax.jit`` static argument, so an unhashable callable is keyed by identity."""
     value_fn(objective)
     if hasattr(objective, "value") and callable(objective.value):
         return None, objective
+    try:
+        hash(objective)
+    except TypeError:
+        return _ByIdentity(objective), None
     return objective, None
 
 
 def join_objective(static: Any, dyn: Any) -> Callable[[Params], Array]:
-    return dyn.value if static is None else static
+    if static is None:
+        return dyn.value
+    return static.fn if isinstance(static, _ByIdentity) else static
 
 
 def check_params(objective: Any, params: Params) -> None:
