@@ -49,7 +49,7 @@ LABELS = {
     "villani_hessian_ref": "villani float64 Lanczos (reference)",
     "villani_density": "villani SLQ", "villani_psg": "villani per_sample_grads",
     "villani_ntk_closed_form": "villani ntk closed form",
-    "villani_ntk_generic": "villani ntk generic", "villani_ntk_lanczos": "villani ntk_spectrum Lanczos",
+    "villani_ntk_generic": "villani ntk generic",
     "villani_ntk_certified": "villani ntk_spectrum certified (λ_min bracket)",
     "villani_langevin": "villani langevin (saveat=2: start and end)",
     "villani_langevin_101": "villani langevin (default: 101 saves)",

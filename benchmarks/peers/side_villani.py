@@ -252,22 +252,6 @@ def _ntk(method):
     return impl
 
 
-def ntk_lanczos(spec, inputs):
-    ns = _need("ntk_spectrum")
-    net, params, _, x = build(spec, inputs)
-    kw = dict(spec.get("villani_kwargs", {}))
-    fn = jax.jit(lambda p, x: ns(net, p, x, method="lanczos", key=jax.random.key(0), **kw))
-    out, timing = time_call(lambda: fn(params, x), jax.block_until_ready, max_repeats=2)
-    res = {"lmax": np.asarray(_field(out, "lambda_max", "lmax", "max")),
-           "lmin": np.asarray(_field(out, "lambda_min", "lmin", "min"))}
-    for name in ("residual_max", "residual_min", "kappa", "num_iters"):
-        try:
-            res[name] = np.asarray(_field(out, name))
-        except NotRun:
-            pass
-    return res, timing
-
-
 def ntk_certified(spec, inputs):
     """ntk_spectrum(method="certified"): a proven bracket of lambda_min(K) (float64 K)."""
     ns = _need("ntk_spectrum")
@@ -322,7 +306,6 @@ REGISTRY = {
     "villani_grad_stats_materialised": grad_stats_materialised,
     "villani_ntk_closed_form": _ntk("closed_form"),
     "villani_ntk_generic": _ntk("generic"),
-    "villani_ntk_lanczos": ntk_lanczos,
     "villani_ntk_certified": ntk_certified,
     "villani_langevin": _langevin(2),
     "villani_langevin_101": _langevin(None),
