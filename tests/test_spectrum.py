@@ -104,8 +104,16 @@ def test_unhashable_callable_object():
         def __call__(self, p):
             return 0.5 * jnp.sum(self.diag * p**2)
 
-    for top in (5.0, 7.0):
+    @dataclasses.dataclass
+    class WithValue:  # an objective-like object, not a villani Objective (not a pytree)
+        q: Quadratic
+
+        def value(self, p):
+            return self.q(p)
+
+    for top, wrap in ((5.0, False), (7.0, False), (6.0, True)):
         f = Quadratic(jnp.linspace(1.0, top, 5))
+        f = WithValue(f) if wrap else f
         s = hessian_spectrum(f, jnp.ones(5), key=jax.random.key(0), num_iters=5)
         np.testing.assert_allclose([s.top[0], s.bottom[0]], [top, 1.0], rtol=1e-10)
         d = spectral_density(f, jnp.ones(5), key=jax.random.key(0), num_probes=2, num_iters=5)

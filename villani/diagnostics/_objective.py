@@ -41,14 +41,15 @@ def split_objective(objective: Any) -> tuple[Any, Any]:
     """(static callable, None) for a plain function; (None, objective) for an Objective, so
     its data travel as traced leaves (vmap over data sets, no constants baked in). The static
     part is a ``jax.jit`` static argument, so an unhashable callable is keyed by identity."""
-    value_fn(objective)
-    if hasattr(objective, "value") and callable(objective.value):
+    fn = value_fn(objective)
+    if isinstance(objective, Objective):
         return None, objective
+    # any other object with a .value (not a pytree jit could trace) is its bound method
     try:
-        hash(objective)
+        hash(fn)
     except TypeError:
-        return _ByIdentity(objective), None
-    return objective, None
+        return _ByIdentity(fn), None
+    return fn, None
 
 
 def join_objective(static: Any, dyn: Any) -> Callable[[Params], Array]:
