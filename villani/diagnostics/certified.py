@@ -58,9 +58,10 @@ def symmetrised(a: Array, block: int = 512) -> Array:
     where ``a`` is not used afterwards, the result takes ``a``'s buffer instead of a second
     $n\times n$ array. Bitwise the same as ``(a + a.T) / 2`` (tiles clamped at the edge
     overlap tiles already done, whose entries are symmetric, so they are rewritten
-    unchanged)."""
+    unchanged). Tiles are at most a quarter of $n$ wide: a tile pair as large as ``a``
+    would be two more copies of it."""
     n = a.shape[0]
-    b = min(block, n)
+    b = max(1, min(block, n // 4))
     starts = [min(i * b, n - b) for i in range(-(-n // b))]
     pairs = np.array([(i, j) for k, i in enumerate(starts) for j in starts[:k + 1]], np.int32)
 

@@ -274,7 +274,7 @@ def _check_reference_size(p: int) -> None:
 
 @partial(jax.jit, static_argnums=2)  # one program (see _hutchinson_probes)
 def _reference_diagonal_flat(objective: Objective, params: Params, chunk: int | None) -> Array:
-    _check_reference_size(num_params(params))  # before any tracing
+    _check_reference_size(num_params(params))  # from shapes, before any product is traced
     theta, _, hvp = flat_hvp(objective.value, params)
     p = theta.shape[0]
 

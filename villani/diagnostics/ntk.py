@@ -405,7 +405,7 @@ def ntk_spectrum(net: Any, params: Params, x: Array, *, method: str = "dense",
         k = ntk(net, params, x, method=ntk_method, chunk=chunk)
         # what certified_lambda_min certifies; the top is taken from it too. In tiles, in
         # place: no second K beside the factorisations' two buffers
-        k = symmetrised(k, chunk or 512)
+        k = symmetrised(k)
         u = float(np.finfo(k.dtype).eps) / 2
         # not jnp.trace, which builds a masked n x n copy
         formed = (p + 4) * u / (1 - (p + 4) * u) * jnp.abs(jnp.sum(jnp.diagonal(k)))
