@@ -37,6 +37,21 @@ class _ByIdentity:
         return isinstance(other, _ByIdentity) and other.fn is self.fn
 
 
+def static_key(obj: Any) -> Any:
+    """``obj`` itself as a ``jax.jit`` static argument when it can be hashed, else keyed by
+    identity (:func:`static_value` gives it back)."""
+    try:
+        hash(obj)
+    except TypeError:
+        return _ByIdentity(obj)
+    return obj
+
+
+def static_value(key: Any) -> Any:
+    """The object :func:`static_key` stood for."""
+    return key.fn if isinstance(key, _ByIdentity) else key
+
+
 def split_objective(objective: Any) -> tuple[Any, Any]:
     """(static callable, None) for a plain function; (None, objective) for an Objective, so
     its data travel as traced leaves (vmap over data sets, no constants baked in). The static
@@ -45,17 +60,13 @@ def split_objective(objective: Any) -> tuple[Any, Any]:
     if isinstance(objective, Objective):
         return None, objective
     # any other object with a .value (not a pytree jit could trace) is its bound method
-    try:
-        hash(fn)
-    except TypeError:
-        return _ByIdentity(fn), None
-    return fn, None
+    return static_key(fn), None
 
 
 def join_objective(static: Any, dyn: Any) -> Callable[[Params], Array]:
     if static is None:
         return dyn.value
-    return static.fn if isinstance(static, _ByIdentity) else static
+    return static_value(static)
 
 
 def check_params(objective: Any, params: Params) -> None:

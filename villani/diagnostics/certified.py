@@ -9,6 +9,7 @@ floating-point error of both accounted for.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import NamedTuple
 
 import jax
@@ -186,6 +187,13 @@ def certified_lambda_min(a: Array, *, rtol: float = 1e-3, num_iters: int = 64,
         raise ValueError(f"error: expected a bound >= 0, got {error!r}")
     key = jax.random.key(0) if key is None else _checks.key(key)
     iters = _lanczos.check_num_iters("num_iters", num_iters, a.shape[0])
+    return _certify(a, float(rtol), iters, max_shifts, error, key)
+
+
+# one compiled program (op by op, the Lanczos scan over a fresh closure would be traced and
+# compiled again on every call)
+@partial(jax.jit, static_argnums=(1, 2, 3))
+def _certify(a: Array, rtol: float, iters: int, max_shifts: int, error, key: PRNGKey):
     # exactly symmetric: the addition commutes
     return certify_symmetric(symmetrised(a), rtol, iters, max_shifts, error, key)
 

@@ -15,6 +15,7 @@ outputs by $\dot f = -K (f - y)/n$, so $\lambda_{\min}(K)$ bounds its linear rat
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any, NamedTuple
 
 import jax
@@ -25,6 +26,7 @@ from .. import _checks
 from .._types import Array, Params, PRNGKey, all_finite, is_concrete
 from ..nets import FeedForward, Network, as_network
 from . import _lanczos
+from ._objective import static_key, static_value
 from .certified import certify_symmetric, symmetrised
 
 __all__ = [
@@ -316,6 +318,30 @@ def _ntk_matvec(apply: Callable, params: Params, x: Array) -> Callable[[Array], 
     return lambda v: jvp(vjp(v)[0])
 
 
+# Both iterative paths compiled as one program each: op by op, a scan over a fresh closure
+# is traced and compiled again on every call (about a second at any size). The network is
+# a static argument (keyed by identity if it cannot be hashed).
+@partial(jax.jit, static_argnums=(0, 4))
+def _ntk_ritz(net_key: Any, params: Params, x: Array, v0: Array, iters: int):
+    return _lanczos.ritz(_ntk_matvec(static_value(net_key).apply, params, x), v0, iters, 1)
+
+
+# K is donated and handed back (donation reuses a buffer only for an output of its shape):
+# symmetrised in place in it, it is the only copy of K, and the peak is about 3 K with the
+# factorisations' two buffers, as documented in ntk_spectrum.
+@partial(jax.jit, static_argnums=(3,), donate_argnums=(0,))
+def _certified(k: Array, key: PRNGKey, gamma: Array, iters: int):
+    # what certify_symmetric certifies; the top is taken from it too. In tiles, in place
+    k = symmetrised(k)
+    n = k.shape[0]
+    # gamma_{p+4} tr K bounds the rounding of forming K (not jnp.trace, which builds a
+    # masked n x n copy)
+    formed = gamma * jnp.abs(jnp.sum(jnp.diagonal(k)))
+    _, _, top, r_t = _lanczos.ritz(lambda v: k @ v, jax.random.normal(key, (n,), k.dtype), iters, 1)
+    bound = certify_symmetric(k, 1e-3, iters, 4, formed, jax.random.fold_in(key, 1))
+    return (bound.upper, top[0], bound.residual, r_t[0], bound.lower), k
+
+
 def ntk_spectrum(net: Any, params: Params, x: Array, *, method: str = "dense",
                  key: PRNGKey | None = None, num_iters: int = 128, tol: float = 1e-6,
                  ntk_method: str = "auto", chunk: int | None = None) -> NTKSpectrum:
@@ -403,19 +429,12 @@ def ntk_spectrum(net: Any, params: Params, x: Array, *, method: str = "dense",
     lower = None
     if method == "certified":
         k = ntk(net, params, x, method=ntk_method, chunk=chunk)
-        # what certified_lambda_min certifies; the top is taken from it too. In tiles, in
-        # place: no second K beside the factorisations' two buffers
-        k = symmetrised(k)
         u = float(np.finfo(k.dtype).eps) / 2
-        # not jnp.trace, which builds a masked n x n copy
-        formed = (p + 4) * u / (1 - (p + 4) * u) * jnp.abs(jnp.sum(jnp.diagonal(k)))
+        gamma = (p + 4) * u / (1 - (p + 4) * u)
         key = jax.random.key(0) if key is None else key
         iters = _lanczos.check_num_iters("num_iters", num_iters, n)
-        _, _, top, r_t = _lanczos.ritz(lambda v: k @ v, jax.random.normal(key, (n,), k.dtype),
-                                       iters, 1)
-        bound = certify_symmetric(k, 1e-3, iters, 4, formed, jax.random.fold_in(key, 1))
-        lo, hi, r_lo, r_hi = bound.upper, top[0], bound.residual, r_t[0]
-        lower = bound.lower
+        (lo, hi, r_lo, r_hi, lower), k = _certified(k, key, gamma, iters)
+        del k  # the symmetrised K, in the buffer donated
     elif method == "dense":
         k = ntk(net, params, x, method=ntk_method, chunk=chunk)
         lam, vecs = jnp.linalg.eigh(k)
@@ -430,7 +449,7 @@ def ntk_spectrum(net: Any, params: Params, x: Array, *, method: str = "dense",
         key = jax.random.key(0) if key is None else key
         dtype = jax.eval_shape(apply, params, x[0]).dtype  # K's dtype: params and x promoted
         v0 = jax.random.normal(key, (n,), dtype)
-        bottom, r_b, top, r_t = _lanczos.ritz(_ntk_matvec(apply, params, x), v0, iters, 1)
+        bottom, r_b, top, r_t = _ntk_ritz(static_key(net), params, x, v0, iters)
         lo, hi, r_lo, r_hi = bottom[0], top[0], r_b[0], r_t[0]
     if n > p and method != "dense":  # rank(K) <= p < n: lambda_min = 0 exactly
         lo, r_lo = jnp.zeros_like(lo), jnp.zeros_like(r_lo)

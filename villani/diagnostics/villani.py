@@ -12,6 +12,7 @@ converges exponentially fast to the Gibbs measure $\propto e^{-2f/s}$.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, NamedTuple
 
@@ -245,8 +246,9 @@ def check_villani(objective: Objective, scale: float | Array, radii: Any,
     if rays == "bounded" and not bounded_ok:
         raise ValueError(
             "rays: 'bounded' needs a scalar feed-forward net that exposes its layers "
-            "(nets.two_layer, nets.mlp) with a trained last layer of width >= 2 or data that do "
-            f"not span R^d; got {objective.net!r} on data of shape {objective.data.x.shape}"
+            "(nets.FeedForward: nets.two_layer, nets.mlp or your own) with a trained last layer "
+            f"of width >= 2 or data that do not span R^d; got {objective.net!r} on data of shape "
+            f"{objective.data.x.shape}"
         )
     if rays == "auto":
         rays = "both" if bounded_ok else "random"
@@ -254,6 +256,15 @@ def check_villani(objective: Objective, scale: float | Array, radii: Any,
     if rays == "both" and n_directions < 2:
         raise ValueError(f"n_directions: rays='both' needs at least 2 directions, got {n_directions}")
 
+    return _check_villani_core(objective, template, scale, r, key, loss_level, v_level,
+                               n_directions, n_bounded, method, tail)
+
+
+# one compiled program per (objective structure, sizes): op by op, the map over the ray
+# points is traced and compiled again on every call
+@functools.partial(jax.jit, static_argnums=(7, 8, 9, 10))
+def _check_villani_core(objective, template, scale, r, key, loss_level, v_level, n_directions,
+                        n_bounded, method, tail):
     theta0, unravel = jax.flatten_util.ravel_pytree(template)
     p = theta0.shape[0]
     k_rand, k_bound = jax.random.split(key)
