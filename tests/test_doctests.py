@@ -21,6 +21,7 @@ CHEAP = ["villani.experiments.result", "villani.experiments._table", "villani.ex
          "villani.experiments._stats",
          "villani.losses", "villani.optim", "villani.plots", "villani.report",
          "villani.data", "villani.diagnostics.certified", "villani.diagnostics.pl",
+         "villani.diagnostics.gradient_stats",
          "villani.diagnostics.rates"]
 COSTLY = ["villani.diagnostics.laplacian", "villani.diagnostics.ntk", "villani.diagnostics.villani",
           "villani.diagnostics.spectrum", "villani.dynamics.discrete",

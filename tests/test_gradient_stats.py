@@ -5,6 +5,8 @@ Objective.per_sample, an n x p array) plus the regulariser's lambda*theta in eve
 its row norms, its population covariance's trace and that over ||grad L||^2.
 """
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -26,6 +28,43 @@ def _reference(obj, params):
     return np.sum(g**2, axis=1), trace, np.sum(mean**2)
 
 
+@dataclasses.dataclass(frozen=True)
+class UserNet(nets.FeedForward):
+    """A user's own feed-forward net: flax's (in, out) kernel layout, a fixed random middle
+    layer (not a parameter), a bias on the first layer only, its own scales; with ``extra``
+    a learned output offset that lies outside the layers."""
+
+    width: int = 5
+    extra: bool = False
+
+    def init(self, key, in_dim):
+        k1, k2 = jax.random.split(key)
+        p = {"first": {"kernel": jax.random.normal(k1, (in_dim, self.width)),
+                       "bias": jnp.linspace(-0.5, 0.5, self.width)},
+             "out": {"kernel": jax.random.normal(k2, (self.width, 1))}}
+        return {**p, "offset": jnp.asarray(0.3)} if self.extra else p
+
+    def in_dim(self, params):
+        return params["first"]["kernel"].shape[0]
+
+    def _middle(self, dtype):
+        return jax.random.normal(jax.random.key(42), (self.width, self.width), dtype)
+
+    def layers(self, params):
+        k1, k2 = params["first"]["kernel"], params["out"]["kernel"]
+        return nets.Layers((k1.T, self._middle(k1.dtype), k2.T),
+                           (params["first"]["bias"], None, None), (0.7, 0.5, 0.4),
+                           (True, False, True), nets.activation("tanh"))
+
+    def layer_params(self, weights, biases):
+        return {"first": {"kernel": weights[0].T, "bias": biases[0]},
+                "out": {"kernel": weights[-1].T}}
+
+    def apply(self, params, x):
+        f = self.forward(params, x)[-1][..., 0]
+        return f + params["offset"] if self.extra else f
+
+
 NETS = {
     "two_layer ntk, a trained, l2": (lambda: nets.two_layer(6, "tanh"), "logistic", 0.1),
     "two_layer standard, bias, a fixed": (
@@ -34,6 +73,10 @@ NETS = {
     "mlp ntk, bias, l2": (lambda: nets.mlp((5, 7, 4), "tanh", bias=True), "squared", 0.05),
     "mlp standard": (lambda: nets.mlp((6, 6), "tanh", parametrization="standard"), "logistic",
                      0.0),
+    # the structure comes from the network's own layers(): no villani net needed
+    "user FeedForward, fixed middle, l2": (lambda: UserNet(), "logistic", 0.1),
+    # a parameter outside the layers: auto takes the per-sample path
+    "user FeedForward, extra param": (lambda: UserNet(extra=True), "squared", 0.0),
 }
 
 
@@ -83,6 +126,14 @@ def test_bad_arguments(key):
         gradient_stats(lambda p: 0.0, params)
     with pytest.raises(ValueError, match="params"):
         gradient_stats(obj, {"w": params["w"][:, :1], "a": params["a"]})
+    # structured where the layers do not hold every parameter: refused, saying why
+    ds = data.random_labels(key, N, 3)
+    user = Objective(UserNet(extra=True), ds)
+    with pytest.raises(ValueError, match=r"structured.*holds 25 trained entries of the params' 26"):
+        gradient_stats(user, user.net.init(key, 3), method="structured")
+    with pytest.raises(ValueError, match="structured.*FeedForward"):
+        gradient_stats(Objective(lambda p, x: jnp.tanh(x @ p), ds), jnp.ones(3),
+                       method="structured")
     # a multi-output net never reaches gradient_stats: the Objective refuses it
     with pytest.raises(ValueError, match="scalar outputs"):
         Objective(nets.mlp((3,), "tanh", out_dim=2), data.random_labels(key, N, 2))

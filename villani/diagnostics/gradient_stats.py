@@ -17,7 +17,7 @@ import jax.numpy as jnp
 
 from .._types import Array, Params, is_concrete
 from ..losses import Objective
-from ..nets import MLP, TwoLayer
+from ..nets import FeedForward
 
 __all__ = ["GradientStats", "gradient_stats"]
 
@@ -40,64 +40,42 @@ class GradientStats(NamedTuple):
     noise_scale: Array
 
 
-def _structured_ok(net: Any) -> bool:
-    return isinstance(net, TwoLayer) or (isinstance(net, MLP) and net.out_dim == 1)
+def _structured_ok(net: Any, params: Params) -> str | None:
+    """None when the layer factors give every per-sample gradient, else why not: a scalar
+    :class:`~villani.nets.FeedForward` whose trained weights and biases are all of its
+    params (a parameter outside the layers would be missed)."""
+    if not (isinstance(net, FeedForward) and net.out_dim == 1):
+        return f"a scalar-output network that exposes its layers (nets.FeedForward), got {net!r}"
+    lay = net.layers(params)
+    in_layers = sum(int(jnp.size(w)) for w, t in zip(lay.weights, lay.trained) if t)
+    in_layers += sum(int(jnp.size(b)) for b in lay.biases if b is not None)
+    total = sum(int(jnp.size(v)) for v in jax.tree_util.tree_leaves(params))
+    if in_layers != total:
+        return (f"every parameter in the layers, but {type(net).__name__}.layers(params) holds "
+                f"{in_layers} trained entries of the params' {total}")
+    return None
 
 
 def _ghost_sq_norms(objective: Objective, params: Params) -> Array:
     r"""$\|\nabla_\theta\ell_i\|^2$ for every $i$ from the layers' factors (no regulariser).
 
-    The forward pass takes an added zero perturbation $e_l$ on every pre-activation
-    (and on the output); the gradient of $\sum_i\ell_i$ with respect to the $e_l$ is
-    $\delta_{l,i} = \partial\ell_i/\partial z_{l,i}$, since $z_{l,i}$ feeds only sample $i$.
+    With $u_l = \partial f/\partial z_l$ from :meth:`~villani.nets.FeedForward.factors`,
+    $\delta_{l,i} = \ell'(f_i)\,u_{l,i}$, so sample $i$'s squared gradient norm is
+    $\ell'(f_i)^2\sum_l \|u_{l,i}\|^2\,(c_l^2\|h_{l-1,i}\|^2\,[W_l\text{ trained}]
+    + [b_l\text{ present}])$.
     """
-    net, x, y = objective.net, objective.data.x, objective.data.y
-    loss = objective.loss
-    sq = lambda a: jnp.sum(a**2, axis=-1)  # noqa: E731
-
-    if isinstance(net, TwoLayer):
-        z0 = net.preactivations(params, x)
-        a = net.outer_weights(params)
-        h = net.activation(z0)
-
-        def total(es):
-            e_z, e_f = es
-            f = net.scale * (net.activation(z0 + e_z) @ a) + e_f
-            return jnp.sum(loss(f, y))
-
-        n = x.shape[0]
-        d_z, d_f = jax.grad(total)((jnp.zeros_like(z0), jnp.zeros((n,), z0.dtype)))
-        out = sq(d_z) * sq(x)  # w
-        if net.train_outer:
-            out = out + d_f**2 * net.scale**2 * sq(h)  # a
-        if net.bias:
-            out = out + sq(d_z)  # b
-        return out
-
-    ws = params["w"]
-    bs = params.get("b", [None] * len(ws))
-    scales = net.layer_scales(net.in_dim(params))
-
-    def total(es):  # the forward pass with e_l added to z_l; keeps each layer's input
-        hs, h = [], x
-        for layer, (w, b, c, e) in enumerate(zip(ws, bs, scales, es)):
-            hs.append(h)
-            z = c * (h @ w.T) + e
-            if b is not None:
-                z = z + b
-            if layer < len(ws) - 1:
-                h = net.activation(z)
-        return jnp.sum(loss(z[..., 0], y)), hs
-
-    n = x.shape[0]
-    zeros = [jnp.zeros((n, w.shape[0]), x.dtype) for w in ws]
-    deltas, hs = jax.grad(total, has_aux=True)(zeros)
+    net, x, y, loss = objective.net, objective.data.x, objective.data.y, objective.loss
+    lay = net.layers(params)
+    fac = net.factors(params, x)
+    dl = jax.grad(lambda f: jnp.sum(loss(f, y)))(fac.output)  # l'(f_i, y_i), (n,)
     out = 0.0
-    for h_in, dz, b, c in zip(hs, deltas, bs, scales):
-        out = out + c**2 * sq(dz) * sq(h_in)
+    for h_in, u, c, b, trained in zip(fac.inputs, fac.grads, lay.scales, lay.biases, lay.trained):
+        u2 = jnp.sum(u * u, axis=-1)
+        if trained:
+            out = out + (c * c) * u2 * jnp.sum(h_in * h_in, axis=-1)
         if b is not None:
-            out = out + sq(dz)
-    return out
+            out = out + u2
+    return dl * dl * out
 
 
 def _chunked_sq_norms(objective: Objective, params: Params, chunk_size: int) -> Array:
@@ -129,8 +107,9 @@ def gradient_stats(objective: Objective, params: Params, *, method: str = "auto"
     $\langle u_i, \theta\rangle$ for all $i$ is one forward-mode product (``jvp`` of the
     per-sample losses along $\theta$), computed only when $\lambda \ne 0$.
 
-    ``method="structured"`` (the default for :func:`~villani.nets.two_layer` and scalar
-    :func:`~villani.nets.mlp` nets, through ``"auto"``): every weight's per-sample
+    ``method="structured"`` (the default, through ``"auto"``, for every scalar network that
+    exposes its layers, :class:`~villani.nets.FeedForward`: :func:`~villani.nets.two_layer`,
+    :func:`~villani.nets.mlp` or your own, when its layers hold all its params): every weight's per-sample
     gradient is an outer product $c_l\,\delta_{l,i}h_{l-1,i}^\top$, so
     $\|u_i\|^2 = \sum_l c_l^2\|\delta_{l,i}\|^2\|h_{l-1,i}\|^2$ (plus $\|\delta_{l,i}\|^2$ per
     bias), with $\delta_{l,i} = \partial\ell_i/\partial z_{l,i}$ from one backward pass to
@@ -151,11 +130,14 @@ def gradient_stats(objective: Objective, params: Params, *, method: str = "auto"
         :class:`GradientStats` ``(sq_norms (n,), trace, grad_norm2, noise_scale)``.
 
     Example:
-        >>> ds = data.random_labels(jax.random.key(0), 64, 4)  # doctest: +SKIP
-        >>> obj = Objective(nets.mlp((16, 16), "tanh"), ds, loss="logistic")  # doctest: +SKIP
-        >>> s = gradient_stats(obj, obj.net.init(jax.random.key(1), 4))  # doctest: +SKIP
-        >>> s.sq_norms.shape  # doctest: +SKIP
+        >>> from villani import data, nets
+        >>> ds = data.random_labels(jax.random.key(0), 64, 4)
+        >>> obj = Objective(nets.mlp((16, 16), "tanh"), ds, loss="logistic")
+        >>> s = gradient_stats(obj, obj.net.init(jax.random.key(1), 4))
+        >>> s.sq_norms.shape
         (64,)
+        >>> bool(s.trace > 0)
+        True
 
     References:
         Goodfellow, "Efficient per-example gradient computations", arXiv 1510.01799;
@@ -170,10 +152,10 @@ def gradient_stats(objective: Objective, params: Params, *, method: str = "auto"
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"chunk_size: expected an int >= 1, got {chunk_size!r}")
     objective.check_params(params)
-    if method == "structured" and not _structured_ok(objective.net):
-        raise ValueError(f"method: 'structured' needs a two_layer or scalar-output mlp net, got "
-                         f"{type(objective.net).__name__}; use method='chunked'")
-    structured = method == "structured" or (method == "auto" and _structured_ok(objective.net))
+    why_not = _structured_ok(objective.net, params) if method != "chunked" else None
+    if method == "structured" and why_not:
+        raise ValueError(f"method: 'structured' needs {why_not}; use method='chunked'")
+    structured = method == "structured" or (method == "auto" and why_not is None)
     l2_zero = is_concrete(objective.l2) and float(objective.l2) == 0.0
     return _stats(objective, params, structured, chunk_size, l2_zero)
 
