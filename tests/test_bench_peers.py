@@ -149,3 +149,46 @@ def test_markdown_says_when_threads_were_not_enforced():
     assert "not enforced" in peers._threads_text({"threads": 1})
     assert peers._threads_text({"threads": 1, "cores_pinned": [0]}) == "cores per side: 1 (pinned)"
     assert "default" in peers._threads_text({"threads": None})
+
+
+@pytest.mark.slow  # every villani side once on the quick grid: ~1 min of compiles
+def test_every_villani_side_runs_on_the_quick_grid(tmp_path):
+    # the sides call villani's public API: a change of signature there (a key made
+    # keyword-only, say) must fail here, not turn a committed table's rows into "not run"
+    from benchmarks.peers import side_villani
+
+    comps, beyond, _ = peers.build_grid("quick")
+    ran = set()
+
+    def run(impl, spec, z):
+        res, timing = side_villani.REGISTRY[impl](spec, z)
+        assert all(np.all(np.isfinite(np.asarray(v))) for v in res.values()), impl
+        ran.add(impl)
+        return res, timing
+
+    def mine(impls):
+        return [i for i in impls if peers.side_of(i) == "villani"]
+
+    for i, c in enumerate(comps):
+        spec = c["spec"]
+        (tmp_path / f"c{i}").mkdir()
+        z = _inputs(tmp_path / f"c{i}", spec)
+        if c["compare"] == "study":  # exact values first, then the estimators to the target
+            first = [run(impl, spec, z)[0] for impl in mine(c["villani"] + c["references"])]
+            spec = dict(spec, reference=float(first[0]["value"]))
+            later = mine(c["peers"])
+        elif c.get("references"):  # runs to a target error: the reference first
+            res, _ = run(c["references"][0], spec, z)
+            spec = dict(spec, reference=float(res["lmax"]))
+            later = mine(c["villani"] + c["peers"])
+        else:
+            later = mine(c["villani"] + c["peers"])
+        for impl in later:
+            run(impl, spec, z)
+    for j, b in enumerate(beyond):
+        (tmp_path / f"b{j}").mkdir()
+        z = _inputs(tmp_path / f"b{j}", b["spec"])
+        for impl in mine(b["impls"]):
+            run(impl, b["spec"], z)
+    # every villani side the registry knows ran (the density side once failed unseen)
+    assert ran == set(side_villani.REGISTRY), set(side_villani.REGISTRY) - ran

@@ -186,7 +186,7 @@ def density(spec, inputs):
     _, params, obj, _ = build(spec, inputs)
     kw = dict(spec.get("villani_kwargs", {}))
     key = jax.random.key(0)
-    fn = jax.jit(lambda o, p, k: sd(o, p, k, **kw))
+    fn = jax.jit(lambda o, p, k: sd(o, p, key=k, **kw))
     out, timing = time_call(lambda: fn(obj, params, key), jax.block_until_ready)
     nodes = np.asarray(_field(out, "nodes", "eigenvalues", "grid"))
     res = {"nodes": nodes, "lmax": np.max(nodes)}
