@@ -55,6 +55,14 @@ def problem(n, m, d=32, dtype=jnp.float32):
     return net, params, x
 
 
+def memory_limit_bytes() -> float:
+    """What the accelerator lets JAX allocate, or the machine's physical memory on a CPU."""
+    stats = jax.devices()[0].memory_stats() or {}
+    if "bytes_limit" in stats:
+        return float(stats["bytes_limit"])
+    return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+
+
 def peak_memory_gib() -> float:
     """The accelerator's peak bytes in use, or the process's peak RSS on a CPU."""
     stats = jax.devices()[0].memory_stats() or {}
@@ -71,6 +79,18 @@ def run_certified(n, m, iters, check, chunk):
            "num_iters": iters, "chunk": chunk}
     spec = jax.jit(lambda q, xx: ntk_spectrum(net, q, xx, method="certified",
                                               num_iters=iters, chunk=chunk))
+    # the compiled program's footprint, before running it: a size that cannot fit is
+    # reported as such instead of failing in the middle of the allocation
+    mem = spec.lower(params, x).compile().memory_analysis()
+    need = (mem.argument_size_in_bytes + mem.temp_size_in_bytes + mem.output_size_in_bytes
+            - mem.alias_size_in_bytes)
+    limit = memory_limit_bytes()
+    row.update(predicted_memory_gib=need / 2**30, memory_limit_gib=limit / 2**30,
+               predicted_kernels=need / (n * n * 8))
+    if need > 0.97 * limit:
+        row["status"] = (f"not run: the compiled program needs {need / 2**30:.1f} GiB, more than "
+                         f"the {limit / 2**30:.1f} GiB this device has")
+        return row
     t0 = time.perf_counter()
     s = jax.block_until_ready(spec(params, x))
     row["time_s"] = time.perf_counter() - t0  # one call, compilation included (seconds of it)
