@@ -117,14 +117,19 @@ def test_fit_rate_trajectory_invalid_records_never_enter():
     loss_nan = jnp.where(valid, loss, jnp.nan)
     traj = villani.Trajectory(t, loss_nan, loss, {"res": jnp.sqrt(2 * loss_nan)}, None, None, valid,
                               jnp.array(True), jnp.array(30))
-    fit = fit_rate(traj, window=None)
+    # the divergence is said, with where it happened
+    with pytest.warns(RuntimeWarning, match=r"diverged at save index 30 \(t = 30\)"):
+        fit = fit_rate(traj, window=None)
     assert int(fit.n_points) == 30 and float(fit.window[1]) == 29.0
     np.testing.assert_allclose(fit.rate, 0.3, rtol=1e-10)
     # a metric: the residual norm decays at half the loss rate
-    np.testing.assert_allclose(fit_rate(traj, window=None, metric="res").rate, 0.15, rtol=1e-10)
+    with pytest.warns(RuntimeWarning, match="diverged"):
+        res_fit = fit_rate(traj, window=None, metric="res")
+    np.testing.assert_allclose(res_fit.rate, 0.15, rtol=1e-10)
     # a batch of trajectories (vmapped dynamics): leading seed axis on every field
     batch = jax.tree_util.tree_map(lambda x: jnp.stack([x, x]), traj)
-    fb = fit_rate(batch, window=None)
+    with pytest.warns(RuntimeWarning, match=r"2 of 2 diverged|of 2, 2 diverged"):
+        fb = fit_rate(batch, window=None)
     assert fb.rate.shape == (2,) and fb.mean.shape == ()
     with pytest.raises(ValueError, match="metric"):
         fit_rate(traj, metric="nope")
