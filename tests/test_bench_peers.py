@@ -6,6 +6,8 @@ with the same weights, inputs are reproducible, missing environments and failure
 reported as "not run", and the trace study reads its table correctly.
 """
 
+import json
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -192,3 +194,26 @@ def test_every_villani_side_runs_on_the_quick_grid(tmp_path):
             run(impl, b["spec"], z)
     # every villani side the registry knows ran (the density side once failed unseen)
     assert ran == set(side_villani.REGISTRY), set(side_villani.REGISTRY) - ran
+
+
+def test_merge_replaces_whole_benchmarks_and_dates_the_table_by_its_newest_run(tmp_path):
+    def report(date, rows, source):
+        return {"date": date, "rows": rows, "beyond": [], "versions": {"villani": source},
+                "notes": {"villani_source": source, "threads": 1, "cores_pinned": [0],
+                          "load_before": [1.0], "load_after": [1.0], "task_timeout_s": 150}}
+
+    def row(bench, side, t):
+        return {"bench": bench, "side": side, "time_s": t}
+
+    base = report("2026-11-23", [row("ntk", "a", 1.0), row("ntk", "b", 2.0),
+                                 row("density", "a", 3.0)], "old")
+    new = report("2026-12-04", [row("ntk", "a", 0.5)], "new")
+    (tmp_path / "base.json").write_text(json.dumps(base))
+    (tmp_path / "new.json").write_text(json.dumps(new))
+    rep = peers.merge(str(tmp_path / "base.json"), [str(tmp_path / "new.json")])
+    # every row of a rerun benchmark is replaced (none of the old run's survives); others stay
+    assert sorted((r["bench"], r["side"], r["time_s"]) for r in rep["rows"]) == [
+        ("density", "a", 3.0), ("ntk", "a", 0.5)]
+    runs = {tuple(r["benches"]): (r["villani_source"], r["date"]) for r in rep["notes"]["runs"]}
+    assert runs == {("density",): ("old", "2026-11-23"), ("ntk",): ("new", "2026-12-04")}
+    assert rep["date"] == "2026-12-04"

@@ -470,6 +470,10 @@ def merge(base_path: str, new_paths: list[str]) -> dict:
                              if k not in ("villani_source", "threads", "load_before", "load_after",
                                           "task_timeout_s", "runs", "rounds")})
     rep["notes"]["runs"] = [r for r in runs if r["benches"]]
+    # the table is dated by its newest run (each run's own date is listed with it)
+    dates = [r["date"] for r in rep["notes"]["runs"] if r.get("date")]
+    if dates:
+        rep["date"] = max(dates)
     return rep
 
 
