@@ -65,6 +65,15 @@ class UserNet(nets.FeedForward):
         return f + params["offset"] if self.extra else f
 
 
+def _plain_init(key, d):
+    k1, k2 = jax.random.split(key)
+    return {"w": jax.random.normal(k1, (6, d)), "a": jax.random.normal(k2, (6,)) / 4}
+
+
+def _plain_apply(p, x):
+    return jnp.tanh(p["w"] @ x) @ p["a"]
+
+
 NETS = {
     "two_layer ntk, a trained, l2": (lambda: nets.two_layer(6, "tanh"), "logistic", 0.1),
     "two_layer standard, bias, a fixed": (
@@ -77,6 +86,8 @@ NETS = {
     "user FeedForward, fixed middle, l2": (lambda: UserNet(), "logistic", 0.1),
     # a parameter outside the layers: auto takes the per-sample path
     "user FeedForward, extra param": (lambda: UserNet(extra=True), "squared", 0.0),
+    # a plain (init, apply) pair: no layers at all, the per-sample path
+    "plain (init, apply)": (lambda: nets.as_network((_plain_init, _plain_apply)), "logistic", 0.01),
 }
 
 
