@@ -23,15 +23,9 @@ from villani.diagnostics import (
 )
 
 _COMPILES: list[str] = []
-_LISTENING = False
-
-
-def _listen():
-    global _LISTENING
-    if not _LISTENING:  # listeners cannot be removed: one for the whole session
-        jax.monitoring.register_event_duration_secs_listener(
-            lambda name, secs, **kw: _COMPILES.append(name) if "backend_compile" in name else None)
-        _LISTENING = True
+# listeners cannot be removed: one for the module, registered when it is imported
+jax.monitoring.register_event_duration_secs_listener(
+    lambda name, secs, **kw: _COMPILES.append(name) if "backend_compile" in name else None)
 
 
 def _apply(p, x):
@@ -74,7 +68,6 @@ CASES = {
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_a_repeated_call_compiles_nothing(name):
-    _listen()
     jax.block_until_ready(jax.tree_util.tree_leaves(CASES[name](0)))  # first call: compiles
     before = len(_COMPILES)
     jax.block_until_ready(jax.tree_util.tree_leaves(CASES[name](1)))  # new values, same shapes
